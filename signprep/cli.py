@@ -1,0 +1,205 @@
+"""The `signprep` command line.
+
+Exit codes (all commands): 0 success; 1 some samples failed (extract) or
+problems found (verify); 2 bad arguments, configuration or metadata; 3 the
+output directory is locked by another run or holds another pipeline's shards;
+130 interrupted (finished samples are kept; rerun to continue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from signprep import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"signprep {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the tool does.")] = False,
+) -> None:
+    """Sign-language video datasets -> cached, training-ready HDF5 feature shards."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset builder: wlasl, msasl, csv, folder.")]
+RootOpt = Annotated[Path | None, typer.Option("--root", help="Dataset download folder (metadata + videos/).")]
+SubsetOpt = Annotated[
+    str | None, typer.Option("--subset", help="WLASL subset: 100, 300, 1000, 2000 or an nslt_*.json path.")
+]
+
+
+def _build(dataset: str, root: Path, subset: str | None):
+    from signprep.manifests import ManifestError, build_manifest
+
+    options = {"subset": subset} if subset else {}
+    try:
+        return build_manifest(dataset, root, **options)
+    except ManifestError as e:
+        raise _fail(str(e)) from None
+
+
+@app.command()
+def manifest(
+    dataset: Annotated[str, typer.Argument(help="wlasl, msasl, csv or folder.")],
+    root: Annotated[Path, typer.Option("--root", help="Dataset download folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Manifest file to write (JSON lines).")],
+    subset: SubsetOpt = None,
+) -> None:
+    """Build a normalised manifest (one JSON record per sample) and report missing videos."""
+    from signprep.manifests import write_manifest
+
+    m = _build(dataset, root, subset)
+    write_manifest(m.records + m.missing, out)
+    typer.echo(f"{len(m)} samples: {len(m.records)} with video, {len(m.missing)} missing video -> {out}")
+    for r in m.missing[:20]:
+        typer.echo(f"  missing {r.sample_id}: {r.video_path}")
+    if len(m.missing) > 20:
+        typer.echo(f"  ... {len(m.missing) - 20} more (all listed in {out} and by `signprep extract`)")
+
+
+@app.command()
+def extract(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory for the shards.")],
+    dataset: DatasetOpt = "wlasl",
+    root: RootOpt = None,
+    manifest_file: Annotated[
+        Path | None, typer.Option("--manifest", help="A manifest file instead of --dataset/--root.")
+    ] = None,
+    pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline file or shipped name.")] = "keypoints",
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = os.cpu_count() or 1,
+    subset: SubsetOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete existing shards and extract everything again.")
+    ] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Extract features of every sample into HDF5 shards; resumable, skips finished samples."""
+    from signprep.lock import OutputLocked
+    from signprep.manifests import Manifest, ManifestError, read_manifest
+    from signprep.pipeline import ConfigError, load_pipeline
+    from signprep.runner import PipelineMismatch, run_extract
+
+    try:
+        config = load_pipeline(pipeline)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    if manifest_file is not None:
+        try:
+            records = read_manifest(manifest_file)
+        except ManifestError as e:
+            raise _fail(str(e)) from None
+        present = [r for r in records if Path(r.video_path).is_file()]
+        m = Manifest(present, [r for r in records if not Path(r.video_path).is_file()])
+    elif root is not None:
+        m = _build(dataset, root, subset)
+    else:
+        raise _fail("give --root (with --dataset) or --manifest")
+    try:
+        summary = run_extract(m, config, out, workers=workers, force=force, progress=progress)
+    except (OutputLocked, PipelineMismatch) as e:
+        raise _fail(str(e), EXIT_LOCKED) from None
+    typer.echo(summary.render())
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def inspect(
+    root: Annotated[Path, typer.Argument(help="A shard directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise a shard directory: pipeline, shards, samples, frames, bytes, datasets."""
+    from signprep.shards import SchemaError, ShardReader
+
+    try:
+        reader = ShardReader(root)
+    except SchemaError as e:
+        raise _fail(str(e)) from None
+    with reader:
+        idx = reader.index
+        frames = sum(e["num_frames"] for e in idx.samples.values())
+        nbytes = sum(s["bytes"] for s in idx.shards.values())
+        info = {
+            "directory": str(root),
+            "pipeline": idx.pipeline.get("name"),
+            "pipeline_hash": idx.pipeline_hash,
+            "shards": len(idx.shards),
+            "samples": len(idx.samples),
+            "frames": frames,
+            "bytes": nbytes,
+            "bytes_per_frame": round(nbytes / frames, 1) if frames else None,
+            "splits": dict(Counter(e["split"] for e in idx.samples.values())),
+            "glosses": len({e["gloss"] for e in idx.samples.values()}),
+            "signers": len({e["signer_id"] for e in idx.samples.values()}),
+        }
+        if len(reader):
+            first = reader[next(iter(reader))]
+            info["example_sample"] = first.sample_id
+            info["datasets"] = {n: f"{first[n].dtype} {list(first[n].shape)}" for n in first.datasets}
+    if as_json:
+        typer.echo(json.dumps(info, indent=1))
+        return
+    for k, v in info.items():
+        if isinstance(v, dict):
+            typer.echo(f"{k}:")
+            for kk, vv in v.items():
+                typer.echo(f"  {kk}: {vv}")
+        else:
+            typer.echo(f"{k}: {v}")
+
+
+@app.command()
+def verify(
+    root: Annotated[Path, typer.Argument(help="A shard directory.")],
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Quarantine bad shards and unindex them; rerun extract to refill.")
+    ] = False,
+    checksums: Annotated[bool, typer.Option("--checksums/--no-checksums", help="Hash files and sample data.")] = True,
+) -> None:
+    """Check a shard directory: schema, every indexed sample readable, checksums."""
+    from signprep.shards import SchemaError
+    from signprep.shards.verify import verify_dir
+
+    try:
+        report = verify_dir(root, repair=repair, checksums=checksums)
+    except SchemaError as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"checked {report.shards_checked} shards, {report.samples_checked} samples")
+    for p in report.problems:
+        typer.echo(f"  problem: {p}")
+    if report.repaired_samples:
+        typer.echo(
+            f"repair: {len(report.bad_shards)} shards quarantined, {len(report.repaired_samples)} samples unindexed;"
+            " rerun the same extract command to extract them again"
+        )
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo("ok")
+
+
+if __name__ == "__main__":
+    app()

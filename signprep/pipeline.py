@@ -1,0 +1,124 @@
+"""Pipeline configuration: which decode options and stages a run applies.
+
+Pipelines are YAML files (see `pipelines/`), validated here so that a typo or
+a wrong type is a clear error naming the file and the key, not a silent
+default. The content hash covers everything that changes the stored data
+(decode and stages), not storage knobs such as compression or shard size, so
+re-packing never invalidates finished samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecodeConfig(_Strict):
+    decoder: Literal["decord", "opencv"] = "decord"
+    crop_to_bbox: bool = False
+    resize_short_side: int | None = Field(default=None, gt=0)
+    fps: float | None = Field(default=None, gt=0)
+
+
+class KeypointsConfig(_Strict):
+    model_complexity: Literal[0, 1, 2] = 1
+    refine_face_landmarks: bool = False
+    smooth_landmarks: bool = True
+    min_detection_confidence: float = Field(default=0.5, ge=0, le=1)
+    min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)
+
+
+class StagesConfig(_Strict):
+    keypoints: KeypointsConfig | None = KeypointsConfig()
+
+
+class StorageConfig(_Strict):
+    # gzip level 4 with shuffle: chosen by measurement (docs/shards.md)
+    compression: Literal["gzip", "lzf", "none"] = "gzip"
+    compression_level: int = Field(default=4, ge=0, le=9)
+    chunk_frames: int = Field(default=64, gt=0)
+    max_shard_mb: float = Field(default=256, gt=0)
+
+
+class PipelineConfig(_Strict):
+    name: str
+    description: str = ""
+    decode: DecodeConfig = DecodeConfig()
+    stages: StagesConfig = StagesConfig()
+    storage: StorageConfig = StorageConfig()
+
+    def content_hash(self) -> str:
+        """sha256 (16 hex) of what determines the stored sample data."""
+        content = self.model_dump(include={"decode", "stages"})
+        blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(), sort_keys=True)
+
+
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    lines = [f"invalid pipeline configuration {source}:"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown key")
+        else:
+            lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid pipeline configuration {source}: expected a mapping at the top level")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(source, e)) from None
+
+
+def _shipped_pipelines_dir() -> Path | None:
+    """`pipelines/` of the checkout (editable install) or the copy inside a wheel."""
+    packaged = resources.files("signprep") / "pipelines"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[1] / "pipelines"
+    return checkout if checkout.is_dir() else None
+
+
+def shipped_pipelines() -> list[str]:
+    folder = _shipped_pipelines_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder else []
+
+
+def load_pipeline(name_or_path: str | Path) -> PipelineConfig:
+    """Load a pipeline by file path, or by the name of a shipped one (`keypoints`)."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        folder = _shipped_pipelines_dir()
+        candidate = folder / f"{name_or_path}.yaml" if folder else None
+        if candidate is None or not candidate.is_file():
+            raise ConfigError(
+                f"pipeline {str(name_or_path)!r} is neither a file nor a shipped pipeline "
+                f"(shipped: {', '.join(shipped_pipelines()) or 'none found'})"
+            )
+        path = candidate
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"pipeline {path} is not valid YAML: {e}") from None
+    return parse_pipeline(data, str(path))

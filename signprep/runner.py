@@ -1,0 +1,233 @@
+"""The extract job: plan, skip what is done, run the rest in parallel, pack, report.
+
+    with OutputLock(out):                 # one writer per directory
+        recover(out)                      # finish or discard what a kill left
+        plan: done (indexed) / finished parts / to do / missing video
+        workers (joblib's loky processes) -> parts/<id>.h5 -> packed into shards
+        summary + extract_errors.jsonl
+
+Workers are processes, even with `--workers 1`: MediaPipe's native logs go to
+their own fd 2 (a log file), and a crash inside a native library takes down
+one worker and fails the samples it held, not the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky.process_executor import TerminatedWorkerError
+from tqdm import tqdm
+
+from signprep.extract import SampleResult, extract_sample, storage_of
+from signprep.lock import OutputLock
+from signprep.manifests.records import Manifest, SampleRecord, write_manifest
+from signprep.native_logs import send_native_logs_to
+from signprep.pipeline import PipelineConfig
+from signprep.shards.atomic import atomic_write_text
+from signprep.shards.index import ShardIndex
+from signprep.shards.recover import recover
+from signprep.shards.schema import INDEX_NAME
+from signprep.shards.writer import PARTS_DIR, ShardPacker
+
+log = logging.getLogger(__name__)
+
+ERRORS_NAME = "extract_errors.jsonl"
+LOGS_DIR = "logs"
+
+
+class PipelineMismatch(RuntimeError):
+    """The output directory holds shards of a different pipeline configuration."""
+
+
+@dataclass
+class ExtractSummary:
+    out_dir: str
+    total: int = 0  # samples in the manifest, missing videos included
+    done_now: int = 0
+    skipped: int = 0  # already in the shards with this pipeline
+    failed: list[SampleResult] = field(default_factory=list)
+    missing: list[SampleRecord] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    peak_worker_rss_mb: list[float] = field(default_factory=list)  # after each sample, in finish order
+
+    @property
+    def errors_path(self) -> str:
+        return str(Path(self.out_dir) / ERRORS_NAME)
+
+    @property
+    def exit_code(self) -> int:
+        """0: every sample with a video is in the shards; 1: some failed; 130: interrupted."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+    def render(self) -> str:
+        fps = self.frames / self.seconds if self.seconds else 0.0
+        lines = [
+            f"signprep extract: {self.out_dir}",
+            f"  samples in manifest : {self.total}",
+            f"  extracted now       : {self.done_now} ({self.frames} frames in {self.seconds:.1f} s, {fps:.1f} frames/s)",
+            f"  skipped (done)      : {self.skipped}",
+            f"  failed              : {len(self.failed)}",
+            f"  missing video       : {len(self.missing)}",
+        ]
+        for r in self.failed[:10]:
+            first_line = (r.error or "").splitlines()[0] if r.error else ""
+            lines.append(f"    failed  {r.sample_id} [{r.stage}] {first_line}")
+        for r in self.missing[:10]:
+            lines.append(f"    missing {r.sample_id} ({r.video_path})")
+        more = len(self.failed) + len(self.missing) - min(10, len(self.failed)) - min(10, len(self.missing))
+        if more > 0:
+            lines.append(f"    ... {more} more")
+        if self.failed or self.missing:
+            lines.append(f"  errors recorded in  : {self.errors_path}")
+        if self.interrupted:
+            lines.append("  interrupted: finished samples were kept; rerun the same command to continue")
+        return "\n".join(lines)
+
+
+def _prepare_out_dir(out_dir: Path, pipeline: PipelineConfig, force: bool) -> ShardIndex:
+    index = ShardIndex.load(out_dir)
+    if index is not None and index.pipeline_hash != pipeline.content_hash():
+        if not force:
+            raise PipelineMismatch(
+                f"{out_dir} holds shards of another pipeline configuration "
+                f"({index.pipeline.get('name')!r}, hash {index.pipeline_hash}; this run: "
+                f"{pipeline.name!r}, hash {pipeline.content_hash()}). Use another --out, or --force to "
+                "delete the existing shards and extract again."
+            )
+        index = None
+    if force or index is None:
+        for old in list(out_dir.glob("shard-*.h5*")) + [out_dir / INDEX_NAME]:
+            old.unlink(missing_ok=True)
+        shutil.rmtree(out_dir / PARTS_DIR, ignore_errors=True)
+        index = ShardIndex(pipeline.content_hash(), json.loads(pipeline.to_json()))
+        index.save(out_dir)
+    return index
+
+
+def _worker(record: SampleRecord, pipeline: PipelineConfig, parts_dir: str, log_file: str) -> SampleResult:
+    send_native_logs_to(log_file)
+    return extract_sample(record, pipeline, parts_dir)
+
+
+def run_extract(
+    manifest: Manifest,
+    pipeline: PipelineConfig,
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    on_result: Callable[[SampleResult], None] | None = None,
+) -> ExtractSummary:
+    out_dir = Path(out_dir)
+    summary = ExtractSummary(str(out_dir), total=len(manifest), missing=list(manifest.missing))
+    with OutputLock(out_dir):
+        index = _prepare_out_dir(out_dir, pipeline, force)
+        recovered = recover(out_dir, index)
+        write_manifest(manifest.records + manifest.missing, out_dir / "manifest.jsonl")
+        packer = ShardPacker(out_dir, index, storage_of(pipeline), pipeline.to_json())
+        todo = []
+        for record in manifest.records:
+            if record.sample_id in index.samples:
+                summary.skipped += 1
+            elif record.sample_id in recovered.finished_parts:
+                summary.skipped += 1  # finished before a kill; packed below
+                packer.add(recovered.finished_parts[record.sample_id])
+            else:
+                todo.append(record)
+        t0 = time.perf_counter()
+        try:
+            _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, on_result)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            packer.flush()  # keep every finished sample, even on Ctrl-C
+            summary.seconds = time.perf_counter() - t0
+            _write_errors(out_dir, summary)
+    return summary
+
+
+def _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, on_result) -> None:
+    parts_dir = str(out_dir / PARTS_DIR)
+    log_file = str(out_dir / LOGS_DIR / "native.log")
+    bar = tqdm(total=len(todo), desc="extract", unit="video", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    pending = list(reversed(todo))
+    in_flight: dict[Future, SampleRecord] = {}
+    executor = get_reusable_executor(max_workers=workers, timeout=60)
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < 2 * workers:  # a small queue keeps every worker fed
+                record = pending.pop()
+                in_flight[executor.submit(_worker, record, pipeline, parts_dir, log_file)] = record
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record = in_flight.pop(future)
+                try:
+                    result = future.result()
+                except TerminatedWorkerError as e:  # a native crash (or OOM kill) in a worker
+                    result = SampleResult(
+                        record.sample_id,
+                        "failed",
+                        record.video_path,
+                        stage="worker",
+                        error=f"worker process died while extracting {record.video_path}: {e}",
+                    )
+                    executor = get_reusable_executor(max_workers=workers, timeout=60)
+                except Exception as e:
+                    result = SampleResult(
+                        record.sample_id, "failed", record.video_path, stage="worker", error=f"{type(e).__name__}: {e}"
+                    )
+                _record_result(result, packer, summary)
+                if on_result:
+                    on_result(result)
+                bar.update(1)
+                fps = summary.frames / max(bar.format_dict["elapsed"], 1e-9)
+                bar.set_postfix(failed=len(summary.failed), fps=f"{fps:.1f}")
+    except KeyboardInterrupt:
+        executor.shutdown(wait=False, kill_workers=True)
+        raise
+    finally:
+        bar.close()
+
+
+def _record_result(result: SampleResult, packer: ShardPacker, summary: ExtractSummary) -> None:
+    summary.peak_worker_rss_mb.append(result.peak_rss_mb)
+    if result.status == "done":
+        packer.add(Path(result.part))
+        summary.done_now += 1
+        summary.frames += result.frames
+    else:
+        summary.failed.append(result)
+
+
+def _write_errors(out_dir: Path, summary: ExtractSummary) -> None:
+    """This run's failures and missing videos, one JSON object per line (rewritten each run)."""
+    rows = [
+        {"sample_id": r.sample_id, "status": "failed", "stage": r.stage, "video_path": r.video_path, "error": r.error}
+        for r in summary.failed
+    ] + [
+        {"sample_id": r.sample_id, "status": "missing_video", "stage": "manifest", "video_path": r.video_path,
+         "error": f"video file not found: {r.video_path}"}
+        for r in summary.missing
+    ]  # fmt: skip
+    atomic_write_text(out_dir / ERRORS_NAME, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def summary_json(summary: ExtractSummary) -> str:
+    d = asdict(summary)
+    d["missing"] = [r.sample_id for r in summary.missing]
+    d["exit_code"] = summary.exit_code
+    return json.dumps(d, indent=1)

@@ -1,0 +1,82 @@
+"""`shard_index.json`: which shard holds each sample, with the shard checksums.
+
+The index is the source of truth for "done": a sample is done when the index
+names it. It is rewritten atomically after every shard is packed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from signprep.shards.atomic import atomic_write_text
+from signprep.shards.schema import INDEX_NAME, SCHEMA_VERSION, SchemaError
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ShardIndex:
+    def __init__(self, pipeline_hash: str, pipeline: dict[str, Any]) -> None:
+        self.pipeline_hash = pipeline_hash
+        self.pipeline = pipeline
+        self.shards: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def load(cls, out_dir: Path) -> ShardIndex | None:
+        path = Path(out_dir) / INDEX_NAME
+        if not path.exists():
+            return None
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            if d.get("format") != "signprep-shard-index":
+                raise SchemaError(f"{path}: not a signprep shard index")
+            if int(d["schema_version"]) > SCHEMA_VERSION:
+                raise SchemaError(f"{path}: schema version {d['schema_version']} is newer than this signprep reads")
+            index = cls(d["pipeline_hash"], d["pipeline"])
+            index.shards = d["shards"]
+            index.samples = d["samples"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise SchemaError(f"{path}: unreadable shard index ({e})") from None
+        return index
+
+    def add_shard(self, name: str, path: Path, samples: dict[str, dict[str, Any]]) -> None:
+        self.shards[name] = {
+            "sha256": file_sha256(path),
+            "bytes": path.stat().st_size,
+            "samples": sorted(samples),
+        }
+        for sample_id, entry in samples.items():
+            self.samples[sample_id] = dict(entry, shard=name)
+
+    def remove_shard(self, name: str) -> list[str]:
+        """Forget a shard (e.g. a corrupt one); returns the sample ids it held."""
+        entry = self.shards.pop(name, {"samples": []})
+        for sample_id in entry["samples"]:
+            self.samples.pop(sample_id, None)
+        return entry["samples"]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": "signprep-shard-index",
+                "schema_version": SCHEMA_VERSION,
+                "pipeline_hash": self.pipeline_hash,
+                "pipeline": self.pipeline,
+                "shards": self.shards,
+                "samples": self.samples,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+
+    def save(self, out_dir: Path) -> None:
+        atomic_write_text(Path(out_dir) / INDEX_NAME, self.to_json())

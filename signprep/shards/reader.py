@@ -1,0 +1,134 @@
+"""Read a shard directory: one sample, or a slice of its frames, lazily.
+
+    from signprep.shards import ShardReader
+    shards = ShardReader("out/")
+    sample = shards["90012"]
+    sample.attrs["gloss"], sample.num_frames
+    xy = sample.read("keypoints", frames=slice(10, 20))[..., :2]   # (10, K, 2) pixels
+    hands = sample.keypoints(subset="hands")                       # (T, 42, 3)
+
+HDF5 handles are opened on first use and belong to the process that opened
+them, so a reader created before a DataLoader forks its workers is safe: each
+worker opens its own handles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from signprep.keypoint_layout import KeypointLayout
+from signprep.shards.index import ShardIndex
+from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file
+
+
+class SampleView:
+    """One sample of a shard: attributes eagerly, arrays on demand."""
+
+    def __init__(self, sample_id: str, group: h5py.Group) -> None:
+        self.sample_id = sample_id
+        self._group = group
+        self.attrs: dict[str, Any] = {k: _attr(v) for k, v in group.attrs.items()}
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.attrs["num_frames"])
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(k for k, v in self._group.items() if isinstance(v, h5py.Dataset))
+
+    def __getitem__(self, name: str) -> h5py.Dataset:
+        """The h5py dataset itself, for lazy slicing (`sample["keypoints"][5:9]`)."""
+        if name not in self._group:
+            raise KeyError(f"sample {self.sample_id} has no dataset {name!r} (has: {', '.join(self.datasets)})")
+        return self._group[name]
+
+    def read(self, name: str, frames: slice | np.ndarray | None = None) -> np.ndarray:
+        ds = self[name]
+        return ds[()] if frames is None else ds[frames]
+
+    def keypoints(self, subset: str = "all", frames: slice | None = None) -> np.ndarray:
+        """(T, K_subset, 3) keypoints in pixels; absent points are 0 (see `keypoint_present`)."""
+        layout = self.layout()
+        idx = layout.subset(subset)
+        return self.read("keypoints", frames)[:, idx]
+
+    def layout(self) -> KeypointLayout:
+        components = json.loads(self.attrs["keypoint_layout"])
+        face = components["face"][1] - components["face"][0]
+        return KeypointLayout(face)
+
+
+def _attr(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
+
+
+class ShardReader:
+    """A shard directory opened through its `shard_index.json`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        index = ShardIndex.load(self.root)
+        if index is None:
+            raise SchemaError(
+                f"{self.root}: no shard_index.json (not a signprep output directory, or nothing finished)"
+            )
+        self.index = index
+        self._files: dict[str, h5py.File] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.index.samples)
+
+    def __contains__(self, sample_id: str) -> bool:
+        return sample_id in self.index.samples
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.index.samples))
+
+    def ids(self, **where: Any) -> list[str]:
+        """Sample ids whose index entry matches, e.g. `ids(split="train")`."""
+        return sorted(
+            s for s, e in self.index.samples.items() if all(str(e.get(k)) == str(v) for k, v in where.items())
+        )
+
+    def _file(self, shard: str) -> h5py.File:
+        if os.getpid() != self._pid:  # forked: handles of the parent are not ours to use
+            self._files, self._pid = {}, os.getpid()
+        f = self._files.get(shard)
+        if f is None:
+            path = self.root / shard
+            f = h5py.File(path, "r")
+            check_file(f, str(path))
+            self._files[shard] = f
+        return f
+
+    def __getitem__(self, sample_id: str) -> SampleView:
+        entry = self.index.samples.get(sample_id)
+        if entry is None:
+            raise KeyError(f"no sample {sample_id!r} in {self.root}")
+        return SampleView(sample_id, self._file(entry["shard"])[SAMPLES_GROUP][sample_id])
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files = {}
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,157 @@
+"""Writing samples: one part file per finished sample, packed into shards.
+
+Durability rule (after denseflow's markers): every file appears under its final
+name only when complete: written as `*.tmp`, fsynced, then renamed. A worker
+writes each finished sample to `parts/<sample_id>.h5`; the driver packs parts
+into `shard-NNNNN.h5` files of bounded size, then records them in
+`shard_index.json`, then deletes the parts. A kill at any point leaves either a
+part or an indexed shard holding each finished sample, and `recover` puts the
+directory back into a consistent state before the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from signprep import __version__
+from signprep.shards.atomic import fsync_path
+from signprep.shards.index import ShardIndex
+from signprep.shards.schema import FILE_FORMAT, SAMPLES_GROUP, SCHEMA_VERSION, content_sha256
+
+PARTS_DIR = "parts"
+
+
+@dataclass(frozen=True)
+class Storage:
+    compression: str = "gzip"  # gzip | lzf | none
+    compression_level: int = 4
+    chunk_frames: int = 64
+    max_shard_bytes: int = 256 * 2**20
+
+
+def _write_file_attrs(f: h5py.File, pipeline_json: str, pipeline_hash: str) -> None:
+    f.attrs["format"] = FILE_FORMAT
+    f.attrs["schema_version"] = SCHEMA_VERSION
+    f.attrs["signprep_version"] = __version__
+    f.attrs["pipeline"] = pipeline_json
+    f.attrs["pipeline_hash"] = pipeline_hash
+
+
+def _attr_value(v: Any) -> Any:
+    # HDF5 attributes cannot hold None or dicts: store "" and JSON text instead
+    if v is None:
+        return ""
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v)
+    return v
+
+
+def write_part(
+    parts_dir: Path,
+    sample_id: str,
+    arrays: dict[str, np.ndarray],
+    attrs: dict[str, Any],
+    *,
+    pipeline_json: str,
+    pipeline_hash: str,
+    storage: Storage,
+) -> Path:
+    """Write one finished sample as `parts_dir/<sample_id>.h5`, atomically.
+
+    Datasets are chunked along time (`chunk_frames` frames per chunk) so a
+    reader can fetch a slice of frames without decompressing the whole sample.
+    """
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    final = parts_dir / f"{sample_id}.h5"
+    tmp = parts_dir / f"{sample_id}.h5.{os.getpid()}.tmp"
+    attrs = dict(attrs, content_sha256=content_sha256(arrays), pipeline_hash=pipeline_hash)
+    compression = None if storage.compression == "none" else storage.compression
+    options = {"compression_opts": storage.compression_level} if compression == "gzip" else {}
+    with h5py.File(tmp, "w") as f:
+        _write_file_attrs(f, pipeline_json, pipeline_hash)
+        g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
+        for name, a in arrays.items():
+            chunks = (max(1, min(storage.chunk_frames, a.shape[0])),) + a.shape[1:] if a.ndim else None
+            g.create_dataset(
+                name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
+            )
+        for k, v in attrs.items():
+            g.attrs[k] = _attr_value(v)
+    fsync_path(tmp)
+    tmp.replace(final)
+    return final
+
+
+def _next_shard_number(out_dir: Path) -> int:
+    numbers = [int(p.name[6:11]) for p in out_dir.glob("shard-[0-9][0-9][0-9][0-9][0-9].h5")]
+    return max(numbers, default=-1) + 1
+
+
+def pack_parts(out_dir: Path, parts: list[Path], index: ShardIndex, *, pipeline_json: str) -> Path:
+    """Copy finished parts into a new shard, index it, then delete the parts.
+
+    The order (shard renamed, index written, parts deleted) is what `recover`
+    relies on: until the index names a shard, its parts are the truth.
+    """
+    name = f"shard-{_next_shard_number(out_dir):05d}.h5"
+    final = out_dir / name
+    tmp = out_dir / (name + ".tmp")
+    entries = {}
+    with h5py.File(tmp, "w") as dst:
+        _write_file_attrs(dst, pipeline_json, index.pipeline_hash)
+        samples = dst.create_group(SAMPLES_GROUP)
+        for part in parts:
+            with h5py.File(part, "r") as src:
+                for sample_id, g in src[SAMPLES_GROUP].items():
+                    src.copy(g, samples, name=sample_id)  # raw chunk copy: no recompression
+                    entries[sample_id] = _index_entry(g)
+    fsync_path(tmp)
+    tmp.replace(final)
+    fsync_path(out_dir)
+    index.add_shard(name, final, entries)
+    index.save(out_dir)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return final
+
+
+def _index_entry(g: h5py.Group) -> dict[str, Any]:
+    a = g.attrs
+    return {
+        "num_frames": int(a["num_frames"]),
+        "gloss": str(a["gloss"]),
+        "label": int(a["label"]),
+        "split": str(a["split"]),
+        "signer_id": str(a["signer_id"]),
+        "content_sha256": str(a["content_sha256"]),
+    }
+
+
+class ShardPacker:
+    """Collects finished parts in the driver and packs them into bounded shards."""
+
+    def __init__(self, out_dir: Path, index: ShardIndex, storage: Storage, pipeline_json: str) -> None:
+        self.out_dir = out_dir
+        self.index = index
+        self.storage = storage
+        self.pipeline_json = pipeline_json
+        self.pending: list[Path] = []
+        self._pending_bytes = 0
+
+    def add(self, part: Path) -> None:
+        self.pending.append(part)
+        self._pending_bytes += part.stat().st_size
+        if self._pending_bytes >= self.storage.max_shard_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            pack_parts(self.out_dir, self.pending, self.index, pipeline_json=self.pipeline_json)
+        self.pending, self._pending_bytes = [], 0

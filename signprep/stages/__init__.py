@@ -1,0 +1,37 @@
+"""Stages: what runs on each decoded frame of a sample.
+
+The contract (after mmaction2's "Required keys / Added keys"): a stage reads
+named entries of the frame record (`requires`), returns new per-frame arrays
+(`adds`), and keeps any per-video state between `open` and `close`. The runner
+stacks each added entry over time into a (T, ...) dataset of the sample, so a
+stage never sees files, shards or other samples.
+
+Frame record keys provided by the decoder: `rgb` (H x W x 3 uint8, the stored
+frame geometry) and `index` (0-based source frame index).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from signprep.decode import VideoInfo
+
+
+class FrameStage(Protocol):
+    name: str
+    requires: tuple[str, ...]
+    adds: tuple[str, ...]
+
+    def open(self, video: VideoInfo) -> None:
+        """Start a new sample (reset tracking state)."""
+
+    def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Per-frame outputs, one array per name in `adds`."""
+
+    def close(self) -> None:
+        """Release per-sample state; the stage object is reused for the next sample."""
+
+    def attrs(self) -> dict[str, Any]:
+        """Sample attributes describing the stage's outputs (layout, units)."""

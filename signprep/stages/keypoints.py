@@ -1,0 +1,92 @@
+"""Keypoint stage: MediaPipe Holistic pose 33, face 468/478, hands 2x21.
+
+Requires: `rgb`. Adds: `keypoints` (K, 3) float32 in pixels of the stored
+frame (x right, y down; z is MediaPipe's relative depth scaled by the frame
+width, so it shares x's units), `keypoint_confidence` (K,) float32 (pose:
+MediaPipe visibility; face and hands: 1.0 when detected) and `keypoint_present`
+(K,) bool. Parts MediaPipe did not find are absent: present=False, confidence 0
+and coordinates 0, never NaN. The layout of K is `KeypointLayout`.
+
+Holistic runs in tracking mode within a video (static_image_mode=False), and
+its graph is reset at the start of each sample so no state leaks between videos.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from signprep.decode import VideoInfo
+from signprep.keypoint_layout import KeypointLayout
+
+
+class HolisticKeypoints:
+    name = "keypoints"
+    requires = ("rgb",)
+    adds = ("keypoints", "keypoint_confidence", "keypoint_present")
+
+    def __init__(
+        self,
+        *,
+        model_complexity: int = 1,
+        refine_face_landmarks: bool = False,
+        smooth_landmarks: bool = True,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        # Before importing mediapipe: keep its TensorFlow Lite chatter quieter.
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from mediapipe.python.solutions import holistic
+
+        self.layout = KeypointLayout(478 if refine_face_landmarks else 468)
+        self._holistic = holistic.Holistic(
+            static_image_mode=False,
+            model_complexity=model_complexity,
+            smooth_landmarks=smooth_landmarks,
+            refine_face_landmarks=refine_face_landmarks,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+        self._width = self._height = 0
+
+    def open(self, video: VideoInfo) -> None:
+        self._holistic.reset()
+        self._width, self._height = video.width, video.height
+
+    def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
+        rgb = frame["rgb"]
+        h, w = rgb.shape[:2]
+        result = self._holistic.process(rgb)
+        k = self.layout.num_points
+        xyz = np.zeros((k, 3), np.float32)
+        conf = np.zeros(k, np.float32)
+        present = np.zeros(k, bool)
+        parts = {
+            "pose": result.pose_landmarks,
+            "face": result.face_landmarks,
+            "left_hand": result.left_hand_landmarks,
+            "right_hand": result.right_hand_landmarks,
+        }
+        for component, landmarks in parts.items():
+            if landmarks is None:
+                continue
+            sl = self.layout.slice(component)
+            pts = np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
+            xyz[sl] = pts[:, :3] * np.array([w, h, w], np.float32)
+            conf[sl] = pts[:, 3] if component == "pose" else 1.0
+            present[sl] = True
+        return {"keypoints": xyz, "keypoint_confidence": conf, "keypoint_present": present}
+
+    def close(self) -> None:
+        pass
+
+    def attrs(self) -> dict[str, Any]:
+        import json
+
+        return {
+            "keypoint_layout": json.dumps(self.layout.to_attr()),
+            "keypoint_units": "pixels of the stored frame; z = MediaPipe depth x frame width",
+        }
