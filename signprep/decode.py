@@ -70,7 +70,7 @@ def _decord_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
     try:
         vr = decord.VideoReader(path, num_threads=1)  # one thread: workers already use every core
     except Exception as e:  # decord raises its own DECORDError, RuntimeError...
-        raise DecodeError(f"decord cannot open {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        raise DecodeError(f"decord cannot open {path}: {_first_line(e)}") from None
     info.declared_frames = len(vr)
     info.source_fps = float(vr.get_avg_fps() or 0.0)
     index = 0
@@ -80,9 +80,14 @@ def _decord_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
         except StopIteration:
             return
         except Exception as e:
-            raise DecodeError(f"decord failed at frame {index} of {path}: {str(e).splitlines()[0] if str(e) else e!r}")
+            raise DecodeError(f"decord failed at frame {index} of {path}: {_first_line(e)}") from None
         index += 1
         yield frame.asnumpy()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _opencv_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:

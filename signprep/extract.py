@@ -117,7 +117,7 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
         bbox=record.bbox,
     )
     failures = []
-    for decoder, frames in sample.attempts():
+    for _decoder, frames in sample.attempts():
         try:
             outputs, indices = _run_stages(frames, stages, sample)
         except DecodeError as e:

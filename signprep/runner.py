@@ -77,7 +77,8 @@ class ExtractSummary:
         lines = [
             f"signprep extract: {self.out_dir}",
             f"  samples in manifest : {self.total}",
-            f"  extracted now       : {self.done_now} ({self.frames} frames in {self.seconds:.1f} s, {fps:.1f} frames/s)",
+            f"  extracted now       : {self.done_now}"
+            f" ({self.frames} frames in {self.seconds:.1f} s, {fps:.1f} frames/s)",
             f"  skipped (done)      : {self.skipped}",
             f"  failed              : {len(self.failed)}",
             f"  missing video       : {len(self.missing)}",
