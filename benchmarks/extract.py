@@ -97,7 +97,7 @@ def bench_ours(records, workers: int) -> tuple[float, int, list[float]]:
     try:
         s = run_extract(Manifest(records), load_pipeline("keypoints"), out, workers=workers, progress=False)
         assert not s.failed, s.render()
-        return s.frames / s.seconds, s.frames, s.peak_worker_rss_mb
+        return s.frames / s.seconds, s.frames, s.worker_rss_mb
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -146,16 +146,15 @@ def main() -> None:
         ours_fps, frames, rss = bench_ours(records, w)
         pf_fps = bench_pose_format(records, w, frames)
         limit = min(w, cores) / cpu_per_frame
-        growth = (max(rss[len(rss) // 2 :]) - max(rss[: len(rss) // 2])) if len(rss) > 1 else 0.0
+        # ru_maxrss only grows: compare each worker's peak after its first video with its peak at the end
+        growth = max(v[-1] - v[0] for v in rss.values())
+        peaks = ", ".join(f"{v[0]:.0f}->{v[-1]:.0f} MB over {len(v)} videos" for v in rss.values())
         print(
             f"  workers={w}: signprep {ours_fps:5.1f} | pose-format {pf_fps:5.1f} -> {ours_fps / pf_fps:4.2f}x"
             f" (target >= 1.0x) | CPU limit {limit:5.1f} -> {ours_fps / limit:4.2f}x"
             + (" (target >= 0.9x)" if w == 2 else "")
         )
-        print(
-            f"             {frames} frames; peak worker RSS {min(rss):.0f}..{max(rss):.0f} MB,"
-            f" growth second half vs first half {growth:+.0f} MB"
-        )
+        print(f"             {frames} frames; peak RSS per worker {peaks}; largest growth {growth:+.0f} MB")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class ExtractSummary:
     frames: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    peak_worker_rss_mb: list[float] = field(default_factory=list)  # after each sample, in finish order
+    worker_rss_mb: dict[int, list[float]] = field(default_factory=dict)  # pid -> peak RSS after each sample
 
     @property
     def errors_path(self) -> str:
@@ -205,7 +205,8 @@ def _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, o
 
 
 def _record_result(result: SampleResult, packer: ShardPacker, summary: ExtractSummary) -> None:
-    summary.peak_worker_rss_mb.append(result.peak_rss_mb)
+    if result.pid:
+        summary.worker_rss_mb.setdefault(result.pid, []).append(result.peak_rss_mb)
     if result.status == "done":
         packer.add(Path(result.part))
         summary.done_now += 1
