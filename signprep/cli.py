@@ -123,6 +123,8 @@ def extract(
         summary = run_extract(m, config, out, workers=workers, force=force, progress=progress)
     except (OutputLocked, PipelineMismatch) as e:
         raise _fail(str(e), EXIT_LOCKED) from None
+    except ManifestError as e:
+        raise _fail(str(e)) from None
     typer.echo(summary.render())
     raise typer.Exit(summary.exit_code)
 

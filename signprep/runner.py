@@ -18,6 +18,7 @@ import logging
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 from signprep.extract import SampleResult, extract_sample, storage_of
 from signprep.lock import OutputLock
-from signprep.manifests.records import Manifest, SampleRecord, write_manifest
+from signprep.manifests.records import Manifest, ManifestError, SampleRecord, write_manifest
 from signprep.native_logs import send_native_logs_to
 from signprep.pipeline import PipelineConfig
 from signprep.shards.atomic import atomic_write_text
@@ -109,6 +110,11 @@ def _prepare_out_dir(out_dir: Path, pipeline: PipelineConfig, force: bool) -> Sh
                 "delete the existing shards and extract again."
             )
         index = None
+    elif index is None and any(out_dir.glob("shard-*.h5")):
+        # shards without an index were not written by a signprep run we can trust: never delete them unasked
+        raise PipelineMismatch(
+            f"{out_dir} holds shard files but no {INDEX_NAME}; use another --out, or --force to delete them"
+        )
     if force or index is None:
         for old in list(out_dir.glob("shard-*.h5*")) + [out_dir / INDEX_NAME]:
             old.unlink(missing_ok=True)
@@ -134,6 +140,10 @@ def run_extract(
     on_result: Callable[[SampleResult], None] | None = None,
 ) -> ExtractSummary:
     out_dir = Path(out_dir)
+    ids = Counter(r.sample_id for r in manifest.records + manifest.missing)
+    duplicates = sorted(i for i, n in ids.items() if n > 1)
+    if duplicates:
+        raise ManifestError(f"duplicate sample ids in the manifest: {', '.join(duplicates[:10])}")
     summary = ExtractSummary(str(out_dir), total=len(manifest), missing=list(manifest.missing))
     with OutputLock(out_dir):
         index = _prepare_out_dir(out_dir, pipeline, force)
