@@ -53,10 +53,22 @@ SubsetOpt = Annotated[
 ]
 
 
-def _build(dataset: str, root: Path, subset: str | None):
+VideosOpt = Annotated[
+    Path | None, typer.Option("--videos", help="Videos folder, if not ROOT/videos (wlasl, msasl).")
+]
+MetadataOpt = Annotated[
+    Path | None, typer.Option("--metadata", help="Metadata file, if not the default name in ROOT (wlasl).")
+]
+ClassListOpt = Annotated[
+    Path | None, typer.Option("--class-list", help="wlasl_class_list.txt: labels from it (wlasl).")
+]
+
+
+def _build(dataset: str, root: Path, subset=None, videos=None, metadata=None, class_list=None):
     from signprep.manifests import ManifestError, build_manifest
 
-    options = {"subset": subset} if subset else {}
+    given = {"subset": subset, "videos_dir": videos, "metadata": metadata, "class_list": class_list}
+    options = {k: v for k, v in given.items() if v is not None}
     try:
         return build_manifest(dataset, root, **options)
     except ManifestError as e:
@@ -69,11 +81,14 @@ def manifest(
     root: Annotated[Path, typer.Option("--root", help="Dataset download folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Manifest file to write (JSON lines).")],
     subset: SubsetOpt = None,
+    videos: VideosOpt = None,
+    metadata: MetadataOpt = None,
+    class_list: ClassListOpt = None,
 ) -> None:
     """Build a normalised manifest (one JSON record per sample) and report missing videos."""
     from signprep.manifests import write_manifest
 
-    m = _build(dataset, root, subset)
+    m = _build(dataset, root, subset, videos, metadata, class_list)
     write_manifest(m.records + m.missing, out)
     typer.echo(f"{len(m)} samples: {len(m.records)} with video, {len(m.missing)} missing video -> {out}")
     for r in m.missing[:20]:
@@ -93,6 +108,9 @@ def extract(
     pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline file or shipped name.")] = "keypoints",
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = os.cpu_count() or 1,
     subset: SubsetOpt = None,
+    videos: VideosOpt = None,
+    metadata: MetadataOpt = None,
+    class_list: ClassListOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Delete existing shards and extract everything again.")
     ] = False,
@@ -116,7 +134,7 @@ def extract(
         present = [r for r in records if Path(r.video_path).is_file()]
         m = Manifest(present, [r for r in records if not Path(r.video_path).is_file()])
     elif root is not None:
-        m = _build(dataset, root, subset)
+        m = _build(dataset, root, subset, videos, metadata, class_list)
     else:
         raise _fail("give --root (with --dataset) or --manifest")
     try:
