@@ -53,9 +53,7 @@ SubsetOpt = Annotated[
 ]
 
 
-VideosOpt = Annotated[
-    Path | None, typer.Option("--videos", help="Videos folder, if not ROOT/videos (wlasl, msasl).")
-]
+VideosOpt = Annotated[Path | None, typer.Option("--videos", help="Videos folder, if not ROOT/videos (wlasl, msasl).")]
 MetadataOpt = Annotated[
     Path | None, typer.Option("--metadata", help="Metadata file, if not the default name in ROOT (wlasl).")
 ]
@@ -219,6 +217,38 @@ def verify(
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
     typer.echo("ok")
+
+
+@app.command()
+def render(
+    root: Annotated[Path, typer.Argument(help="A shard directory.")],
+    sample: Annotated[list[str] | None, typer.Option("--sample", "-s", help="Sample id; repeatable.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Image folder (default ROOT/renders).")] = None,
+    columns: Annotated[int, typer.Option("--columns", min=1, help="Frames per contact sheet.")] = 8,
+    mp4: Annotated[bool, typer.Option("--mp4", help="Also write an MP4 of every frame.")] = False,
+) -> None:
+    """Draw chosen samples: keypoints on the frame, heatmaps, flow, mask, hand crops (PNG, optional MP4)."""
+    from signprep.render import contact_sheet, write_mp4, write_png
+    from signprep.shards import SchemaError, ShardReader
+
+    try:
+        reader = ShardReader(root)
+    except SchemaError as e:
+        raise _fail(str(e)) from None
+    out = out or root / "renders"
+    with reader:
+        ids = sample or list(reader)[:3]
+        unknown = [s for s in ids if s not in reader]
+        if unknown:
+            raise _fail(f"no such samples in {root}: {', '.join(unknown)}")
+        for sample_id in ids:
+            view = reader[sample_id]
+            png = out / f"{sample_id}.png"
+            write_png(contact_sheet(view, reader.index.pipeline, columns), png)
+            typer.echo(f"{sample_id}: {png}")
+            if mp4:
+                write_mp4(view, reader.index.pipeline, out / f"{sample_id}.mp4")
+                typer.echo(f"{sample_id}: {out / f'{sample_id}.mp4'}")
 
 
 if __name__ == "__main__":

@@ -42,11 +42,31 @@ class SampleResult:
 
 
 def build_stages(pipeline: PipelineConfig) -> list[FrameStage]:
-    stages: list[FrameStage] = []
-    if pipeline.stages.keypoints is not None:
-        from signprep.stages.keypoints import HolisticKeypoints
+    """The configured stages, in the order they run on each frame."""
+    from signprep.stages.frames import TrainingFrames
+    from signprep.stages.hand_crops import HandCrops
+    from signprep.stages.heatmaps import KeypointHeatmaps
+    from signprep.stages.keypoints import HolisticKeypoints
+    from signprep.stages.optical_flow import OpticalFlow
+    from signprep.stages.person_mask import PersonMask
 
-        stages.append(HolisticKeypoints(**pipeline.stages.keypoints.model_dump()))
+    cfg = pipeline.stages
+    stages: list[FrameStage] = []
+    if cfg.keypoints is not None:
+        # Holistic's own segmentation is the cheapest person mask (it shares the pose pass)
+        segmentation = cfg.person_mask is not None and cfg.person_mask.source == "holistic"
+        stages.append(HolisticKeypoints(**cfg.keypoints.model_dump(), enable_segmentation=segmentation))
+    face_points = 478 if cfg.keypoints is not None and cfg.keypoints.refine_face_landmarks else 468
+    if cfg.frames is not None:
+        stages.append(TrainingFrames(**cfg.frames.model_dump()))
+    if cfg.heatmaps is not None:
+        stages.append(KeypointHeatmaps(**cfg.heatmaps.model_dump()))
+    if cfg.flow is not None:
+        stages.append(OpticalFlow(**cfg.flow.model_dump()))
+    if cfg.person_mask is not None:
+        stages.append(PersonMask(**cfg.person_mask.model_dump()))
+    if cfg.hand_crops is not None:
+        stages.append(HandCrops(**cfg.hand_crops.model_dump(), face_points=face_points))
     return stages
 
 
@@ -98,7 +118,8 @@ def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple
                 raise _StageFailure(stage.name, e) from e
             record.update(added)
             for name, value in added.items():
-                outputs[name].append(value)
+                if not name.startswith("_"):  # "_name": shared with later stages, not stored
+                    outputs[name].append(value)
         indices.append(frame.index)
     for stage in stages:
         stage.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -42,8 +42,69 @@ class KeypointsConfig(_Strict):
     min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)
 
 
+Size = tuple[int, int]
+Fit = Literal["pad", "crop", "stretch"]
+
+
+class FramesConfig(_Strict):
+    size: Size = (112, 112)
+    fit: Fit = "pad"
+
+
+class HeatmapsConfig(_Strict):
+    subset: str = "signvtcl79"
+    size: Size = (64, 64)
+    sigma: float = Field(default=2.0, gt=0)
+    dtype: Literal["uint8", "float16"] = "uint8"
+    fit: Fit = "pad"
+
+
+class FlowConfig(_Strict):
+    method: Literal["dis", "farneback", "raft"] = "dis"
+    preset: Literal["ultrafast", "fast", "medium"] = "fast"
+    size: Size = (112, 112)
+    fit: Fit = "pad"
+    dtype: Literal["uint8", "float16"] = "uint8"
+    bound: float = Field(default=20.0, gt=0)
+    rgb_images: bool = False
+    raft_weights: str | None = None
+
+
+class PersonMaskConfig(_Strict):
+    source: Literal["holistic", "selfie"] = "holistic"
+    size: Size = (64, 64)
+    fit: Fit = "pad"
+    background: Literal["constant", "blur"] = "constant"
+    background_value: int = Field(default=0, ge=0, le=255)
+    frames: bool = True
+
+
+class HandCropsConfig(_Strict):
+    size: int = Field(default=64, gt=0)
+    margin: float = Field(default=0.25, ge=0)
+    fallback: bool = True
+    min_pose_confidence: float = Field(default=0.5, ge=0, le=1)
+
+
 class StagesConfig(_Strict):
+    """Stages run in this order on every frame; a null or absent stage is skipped."""
+
     keypoints: KeypointsConfig | None = KeypointsConfig()
+    frames: FramesConfig | None = None
+    heatmaps: HeatmapsConfig | None = None
+    flow: FlowConfig | None = None
+    person_mask: PersonMaskConfig | None = None
+    hand_crops: HandCropsConfig | None = None
+
+    @model_validator(mode="after")
+    def _needs_keypoints(self) -> StagesConfig:
+        if self.keypoints is None:
+            for name in ("heatmaps", "hand_crops"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"stage {name!r} needs the keypoints stage")
+            if self.person_mask is not None and self.person_mask.source == "holistic":
+                raise ValueError("person_mask with source 'holistic' needs the keypoints stage (or source: selfie)")
+        return self
 
 
 class StorageConfig(_Strict):

@@ -7,6 +7,9 @@ MediaPipe visibility; face and hands: 1.0 when detected) and `keypoint_present`
 (K,) bool. Parts MediaPipe did not find are absent: present=False, confidence 0
 and coordinates 0, never NaN. The layout of K is `KeypointLayout`.
 
+With `enable_segmentation`, also adds the transient `_segmentation` (H, W)
+float32 person probability (or None) for the person_mask stage.
+
 Holistic runs in tracking mode within a video (static_image_mode=False), and
 its graph is reset at the start of each sample so no state leaks between videos.
 """
@@ -35,6 +38,7 @@ class HolisticKeypoints:
         smooth_landmarks: bool = True,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        enable_segmentation: bool = False,
     ) -> None:
         # Before importing mediapipe: keep its TensorFlow Lite chatter quieter.
         os.environ.setdefault("GLOG_minloglevel", "2")
@@ -49,7 +53,11 @@ class HolisticKeypoints:
             refine_face_landmarks=refine_face_landmarks,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
+            enable_segmentation=enable_segmentation,
         )
+        self.segmentation = enable_segmentation
+        if enable_segmentation:
+            self.adds = self.adds + ("_segmentation",)
         self._width = self._height = 0
 
     def open(self, video: VideoInfo) -> None:
@@ -78,7 +86,11 @@ class HolisticKeypoints:
             xyz[sl] = pts[:, :3] * np.array([w, h, w], np.float32)
             conf[sl] = pts[:, 3] if component == "pose" else 1.0
             present[sl] = True
-        return {"keypoints": xyz, "keypoint_confidence": conf, "keypoint_present": present}
+        out = {"keypoints": xyz, "keypoint_confidence": conf, "keypoint_present": present}
+        if self.segmentation:
+            # transient (not stored): the person_mask stage fits and stores it
+            out["_segmentation"] = result.segmentation_mask
+        return out
 
     def close(self) -> None:
         pass

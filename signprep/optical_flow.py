@@ -1,0 +1,105 @@
+"""Dense optical flow between consecutive frames, and its storage encodings.
+
+Functional core of the flow stage: OpenCV DIS (default) or Farneback on
+grayscale frames, RAFT from torchvision when the user supplies local weights.
+Flow is (H, W, 2) float32 in output pixels per frame, (dx, dy).
+
+Storage follows denseflow's bounded uint8: clip to [-bound, bound] and map
+linearly onto 0..255 (127.5 = no motion); `decode_flow_uint8` inverts it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+class FlowError(RuntimeError):
+    """Flow cannot be computed as configured (e.g. RAFT without a weights file)."""
+
+
+class DisFlow:
+    def __init__(self, preset: str = "fast") -> None:
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+
+    def __call__(self, prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
+        return self._dis.calc(prev_gray, gray, None)
+
+
+class FarnebackFlow:
+    def __call__(self, prev_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
+        # OpenCV's documented defaults for video: 3 levels, 15 px window
+        return cv2.calcOpticalFlowFarneback(prev_gray, gray, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+class RaftFlow:
+    """torchvision's RAFT (small or large) from a local weights file; CUDA when present.
+
+    Takes RGB frames (not grayscale). Nothing is downloaded: without a weights
+    file, or without torchvision, this is a FlowError saying what to install.
+    """
+
+    wants_rgb = True
+
+    def __init__(self, weights: str | Path | None, model: str = "raft_small", device: str | None = None) -> None:
+        if not weights:
+            raise FlowError("RAFT flow needs a local weights file (flow.raft_weights); signprep never downloads models")
+        if not Path(weights).is_file():
+            raise FlowError(f"RAFT weights file not found: {weights}")
+        try:
+            import torch
+            from torchvision.models import optical_flow
+        except ImportError as e:
+            raise FlowError(f"RAFT flow needs torch and torchvision installed ({e})") from None
+        self.torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        net = getattr(optical_flow, model)(weights=None)
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        self.net = net.eval().to(self.device)
+
+    def __call__(self, prev_rgb: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        h, w = rgb.shape[:2]
+        ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8  # RAFT needs sizes divisible by 8
+
+        def prep(a: np.ndarray):
+            t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float().to(self.device)
+            t = torch.nn.functional.pad(t, (0, pw, 0, ph), mode="replicate")
+            return t / 127.5 - 1.0  # RAFT's expected [-1, 1] input
+
+        with torch.inference_mode():
+            flow = self.net(prep(prev_rgb), prep(rgb))[-1]
+        return flow[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+
+
+def encode_flow_uint8(flow: np.ndarray, bound: float) -> np.ndarray:
+    """(..., 2) float flow -> uint8 with |flow| clipped to `bound` pixels."""
+    scaled = (np.clip(flow, -bound, bound) + bound) * (255.0 / (2 * bound))
+    return np.round(scaled).astype(np.uint8)
+
+
+def decode_flow_uint8(encoded: np.ndarray, bound: float) -> np.ndarray:
+    return encoded.astype(np.float32) * (2 * bound / 255.0) - bound
+
+
+def flow_to_rgb(flow: np.ndarray, bound: float) -> np.ndarray:
+    """(H, W, 2) flow -> (H, W, 3) uint8 colour image: hue = direction, brightness = speed.
+
+    The usual Middlebury-style visualisation (and the 3-channel "flow as images"
+    SignVTCL stores); speed saturates at `bound` pixels.
+    """
+    dx, dy = flow[..., 0].astype(np.float32), flow[..., 1].astype(np.float32)
+    magnitude, angle = cv2.cartToPolar(dx, dy, angleInDegrees=True)
+    hsv = np.empty(flow.shape[:2] + (3,), np.uint8)
+    hsv[..., 0] = (angle / 2).astype(np.uint8)  # OpenCV hue is 0..179
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(magnitude * (255.0 / bound), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
