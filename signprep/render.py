@@ -23,7 +23,8 @@ from signprep.keypoint_layout import KeypointLayout
 from signprep.optical_flow import decode_flow_uint8, flow_to_rgb
 from signprep.shards.reader import SampleView
 
-TILE = 192  # tile height in pixels
+TILE = 192  # tile height in pixels; every tile is TILE_W x TILE so columns line up
+TILE_W = 256
 HAND_EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
               (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]  # fmt: skip
 BODY_EDGES = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (0, 2), (0, 5),
@@ -57,12 +58,17 @@ def draw_keypoints(rgb: np.ndarray, xy: np.ndarray, present: np.ndarray, layout:
     return out
 
 
-def _tile(image: np.ndarray, height: int = TILE) -> np.ndarray:
+def _tile(image: np.ndarray) -> np.ndarray:
+    """Letterbox an image into a TILE_W x TILE tile (small images scale up with visible pixels)."""
     if image.ndim == 2:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    w = max(1, round(image.shape[1] * height / image.shape[0]))
-    interpolation = cv2.INTER_NEAREST if image.shape[0] < height / 2 else cv2.INTER_AREA
-    return cv2.resize(image, (w, height), interpolation=interpolation)
+    s = min(TILE / image.shape[0], TILE_W / image.shape[1])
+    w, h = max(1, round(image.shape[1] * s)), max(1, round(image.shape[0] * s))
+    interpolation = cv2.INTER_NEAREST if s > 2 else cv2.INTER_AREA
+    tile = np.full((TILE, TILE_W, 3), 24, np.uint8)
+    y, x = (TILE - h) // 2, (TILE_W - w) // 2
+    tile[y : y + h, x : x + w] = cv2.resize(image, (w, h), interpolation=interpolation)
+    return tile
 
 
 def _fit_of(sample: SampleView, attr: str) -> FrameFit | None:
@@ -135,21 +141,22 @@ def sample_rows(
         for t in positions:
             h = heat[t]
             h = dequantize_heatmaps(h) if h.dtype == np.uint8 else h.astype(np.float32)
-            summed = np.clip(h.sum(0), 0, 1)
-            colour = cv2.applyColorMap((summed * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
-            if base is not None:
-                under = cv2.resize(base[t], colour.shape[1::-1], interpolation=cv2.INTER_AREA)
-                colour = np.where(summed[..., None] > 0.02, colour, under // 2).astype(np.uint8)
+            peak = h.max(0)  # the max reads better than the sum where face points crowd
+            colour = cv2.applyColorMap((peak * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
+            if base is not None:  # over the dimmed training frame, where both share a fit
+                under = cv2.resize(base[t], colour.shape[1::-1], interpolation=cv2.INTER_AREA) // 3
+                alpha = np.clip(peak * 3, 0, 1)[..., None]
+                colour = (colour * alpha + under * (1 - alpha)).astype(np.uint8)
             tiles.append(_tile(colour))
-        rows.append(("heatmaps (sum)", tiles))
+        rows.append(("heatmaps (max over keypoints)", tiles))
     if "flow" in names:
         flow, bound = sample["flow"], float(sample.attrs.get("flow_bound", 20.0))
-        tiles = []
-        for t in positions:
-            f = flow[t]
-            f = decode_flow_uint8(f, bound) if f.dtype == np.uint8 else f.astype(np.float32)
-            tiles.append(_tile(flow_to_rgb(f, bound / 4)))  # a quarter of the bound: typical motion is visible
-        rows.append(("optical flow", tiles))
+        fields = [flow[t] for t in positions]
+        fields = [decode_flow_uint8(f, bound) if f.dtype == np.uint8 else f.astype(np.float32) for f in fields]
+        # colour scale from the shown frames' own motion: sign motion is often a few pixels per frame
+        speed = max(2.0, float(np.percentile(np.hypot(*np.moveaxis(np.stack(fields), -1, 0)), 99.5)))
+        label = f"optical flow (full colour = {speed:.1f} px/frame)"
+        rows.append((label, [_tile(flow_to_rgb(f, speed)) for f in fields]))
     if "person_mask" in names:
         rows.append(("person mask", [_tile(sample["person_mask"][t]) for t in positions]))
     if "background_removed" in names:
@@ -158,11 +165,12 @@ def sample_rows(
         crops, local = sample["hand_crops"], sample["hand_keypoints_crop"]
         valid, source = sample["hand_crop_valid"], sample["hand_crop_source"]
         tiles = []
+        side = TILE_W // 2
         for t in positions:
             pair = []
             for h in range(2):
-                crop = cv2.resize(crops[t, h], (TILE // 2, TILE // 2), interpolation=cv2.INTER_NEAREST)
-                s = TILE / 2 / crops.shape[2]
+                crop = cv2.resize(crops[t, h], (side, side), interpolation=cv2.INTER_NEAREST)
+                s = side / crops.shape[2]
                 for a, b in HAND_EDGES:
                     if source[t, h] == 1:
                         pa, pb = local[t, h, a] * s, local[t, h, b] * s
@@ -173,7 +181,7 @@ def sample_rows(
                 elif source[t, h] == 2:
                     cv2.putText(crop, "est.", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 220, 0), 1, cv2.LINE_AA)
                 pair.append(crop)
-            tiles.append(np.vstack([np.hstack(pair), np.zeros((TILE // 2, TILE, 3), np.uint8)]))
+            tiles.append(_tile(np.hstack(pair)))
         rows.append(("hand crops (L, R)", tiles))
     return rows
 
@@ -181,7 +189,7 @@ def sample_rows(
 def _label(text: str, width: int, height: int) -> np.ndarray:
     img = np.full((height, width, 3), 24, np.uint8)
     y = 22
-    for word_line in _wrap(text, 18):
+    for word_line in _wrap(text, 17):
         cv2.putText(img, word_line, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1, cv2.LINE_AA)
         y += 20
     return img
@@ -220,7 +228,7 @@ def contact_sheet(sample: SampleView, pipeline: dict, columns: int = 8) -> np.nd
     cv2.putText(header, title, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     frame_row = np.full((22, width, 3), 24, np.uint8)
     x = label_w
-    tile_w = rows[0][1][0].shape[1] + gap if rows and rows[0][1] else TILE
+    tile_w = TILE_W + gap
     for t in positions:
         cv2.putText(frame_row, f"t={t}", (x + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 200, 200), 1, cv2.LINE_AA)
         x += tile_w

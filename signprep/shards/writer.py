@@ -53,6 +53,17 @@ def _attr_value(v: Any) -> Any:
     return v
 
 
+# h5py's default chunk cache is 1 MiB per dataset: a bigger chunk is decompressed
+# again on every partial read, so image modalities get fewer frames per chunk.
+CHUNK_BYTES = 1 << 20
+
+
+def chunk_frames(a: np.ndarray, wanted: int) -> int:
+    """Frames per chunk: `wanted`, fewer when a chunk would pass CHUNK_BYTES, at least 1."""
+    frame_bytes = max(1, a[0].nbytes) if a.shape[0] else 1
+    return max(1, min(wanted, a.shape[0], CHUNK_BYTES // frame_bytes))
+
+
 def write_part(
     parts_dir: Path,
     sample_id: str,
@@ -65,8 +76,9 @@ def write_part(
 ) -> Path:
     """Write one finished sample as `parts_dir/<sample_id>.h5`, atomically.
 
-    Datasets are chunked along time (`chunk_frames` frames per chunk) so a
-    reader can fetch a slice of frames without decompressing the whole sample.
+    Datasets are chunked along time (`chunk_frames` frames per chunk, fewer for
+    big frames) so a reader can fetch a slice of frames without decompressing
+    the whole sample.
     """
     parts_dir.mkdir(parents=True, exist_ok=True)
     final = parts_dir / f"{sample_id}.h5"
@@ -78,7 +90,7 @@ def write_part(
         _write_file_attrs(f, pipeline_json, pipeline_hash)
         g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
         for name, a in arrays.items():
-            chunks = (max(1, min(storage.chunk_frames, a.shape[0])),) + a.shape[1:] if a.ndim else None
+            chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
             g.create_dataset(
                 name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
             )
