@@ -2,8 +2,9 @@
 
 decord is the primary decoder; OpenCV is the fallback when decord cannot open
 the file, fails mid-stream, or yields a different number of frames than the
-container declares (WLASL clip 90012 declares 64 frames; decord yields 63 and
-OpenCV the 62 that are really there). Frames are streamed, never held as a
+container declares, or pads the stream (WLASL clip 90012 declares 64 frames:
+decord yields 64 by repeating the last real frame twice, OpenCV the 62 that
+are really there; the repeats are detected and trimmed). Frames are streamed, never held as a
 whole video, so memory stays flat on long 1080p clips. Reads are sequential:
 decord's `get_batch` over all frames measured ~5x slower than `next()` here.
 """
@@ -57,10 +58,10 @@ class VideoInfo:
     height: int = 0
 
     @property
-    def scale(self) -> float:
-        """Yielded pixels per source pixel (after the crop)."""
-        crop_w = (self.crop_box[2] - self.crop_box[0]) if self.crop_box else self.source_width
-        return self.width / crop_w if crop_w else 1.0
+    def scale(self) -> tuple[float, float]:
+        """(x, y) yielded pixels per source pixel, after the crop (they differ by rounding)."""
+        x1, y1, x2, y2 = self.crop_box or (0, 0, self.source_width, self.source_height)
+        return (self.width / (x2 - x1) if x2 > x1 else 1.0, self.height / (y2 - y1) if y2 > y1 else 1.0)
 
 
 # ---------------------------------------------------------------- raw readers
@@ -246,14 +247,14 @@ class SampleFrames:
         pass, cheap beside the keypoint models).
         """
         info = self.info
-        if info is None or not info.reached_end or info.decoder != "decord":
+        if info is None or info.decoder != "decord":
             return "ok", None
-        if info.decoded_frames == info.declared_frames and info.trailing_repeats == 0:
-            return "ok", None
+        if info.trailing_repeats == 0 and (not info.reached_end or info.decoded_frames == info.declared_frames):
+            return "ok", None  # (a range that ends early and ends in repeats is checked too: they may be padding)
         real = count_frames(self.path)
-        if real == info.decoded_frames:
+        if real == info.decoded_frames or (not info.reached_end and real >= info.decoded_frames):
             return "ok", None
-        if real < info.decoded_frames <= real + info.trailing_repeats:
+        if real < info.decoded_frames <= real + info.trailing_repeats + (0 if info.reached_end else 1):
             info.decoder_note = (
                 f"decord repeated the last frame {info.decoded_frames - real}x past the end "
                 f"({info.declared_frames} declared, {real} real); trimmed"

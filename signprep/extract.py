@@ -149,6 +149,11 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
             failures.append(sample.info.decoder_note)
             continue
         keep = len(indices) if verdict == "ok" else sum(1 for i in indices if i < real_frames)
+        if keep == 0:
+            raise DecodeError(
+                f"frame range {record.frame_start}..{record.frame_end} of {record.video_path} lies past "
+                f"its last real frame ({real_frames} frames; the rest is decoder padding)"
+            )
         arrays = {name: np.stack(values[:keep]) for name, values in outputs.items()}
         arrays["frame_indices"] = np.asarray(indices[:keep], np.int32)
         if failures:
@@ -182,7 +187,7 @@ def sample_attrs(
         "source_width": info.source_width,
         "source_height": info.source_height,
         "crop_box": list(info.crop_box) if info.crop_box else "",
-        "scale": info.scale,
+        "scale": list(info.scale),  # (x, y) stored pixels per source pixel
         "source_path": record.video_path,
         "source_sha256": sha,
         "source": record.source or "",
@@ -199,9 +204,10 @@ def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: st
     """Extract one sample into `parts_dir/<sample_id>.h5`; never raises for bad input."""
     t0 = time.perf_counter()
     result = SampleResult(record.sample_id, "failed", record.video_path, pid=os.getpid())
-    stage = "decode"
+    stage = "setup"
     try:
         stages = stages_for(pipeline)
+        stage = "decode"
         sha = file_sha256(record.video_path) if os.path.isfile(record.video_path) else ""
         try:
             arrays, info = decode_and_process(record, pipeline, stages)

@@ -15,9 +15,9 @@ _redirected_to: str | None = None
 
 
 def send_native_logs_to(log_file: str | Path) -> None:
-    """Redirect this process's fd 2 (once) to `log_file`, appending."""
+    """Redirect this process's fd 2 to `log_file`, appending (workers are reused across runs)."""
     global _redirected_to
-    if _redirected_to is not None:
+    if _redirected_to == str(log_file):
         return
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -35,11 +35,23 @@ class DecodeConfig(_Strict):
 
 
 class KeypointsConfig(_Strict):
-    model_complexity: Literal[0, 1, 2] = 1
+    model_complexity: int = 1
     refine_face_landmarks: bool = False
     smooth_landmarks: bool = True
     min_detection_confidence: float = Field(default=0.5, ge=0, le=1)
     min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)
+
+    @field_validator("model_complexity")
+    @classmethod
+    def _shipped_model_only(cls, v: int) -> int:
+        # Only 1 (pose_landmark_full) ships inside the mediapipe 0.10.21 wheel; 0 and 2
+        # make Holistic download the lite/heavy model at run time, which we never do.
+        if v != 1:
+            raise ValueError(
+                "only 1 runs offline: mediapipe 0.10.21 ships the 'full' pose model only "
+                "(0 and 2 would download the lite/heavy model at run time)"
+            )
+        return v
 
 
 Size = tuple[int, int]
@@ -124,7 +136,8 @@ class PipelineConfig(_Strict):
 
     def content_hash(self) -> str:
         """sha256 (16 hex) of what determines the stored sample data."""
-        content = self.model_dump(include={"decode", "stages"})
+        # exclude_none: adding an optional stage to the schema leaves existing hashes alone
+        content = self.model_dump(include={"decode", "stages"}, exclude_none=True)
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -91,7 +91,7 @@ def _source_stream(sample: SampleView, pipeline: dict):
         ),  # fmt: skip
         frame_start=int(sample.attrs["frame_start"]),
         frame_end=int(sample.attrs["frame_end"]),
-        bbox=tuple(json.loads(sample.attrs["bbox"])) if sample.attrs.get("bbox") else None,
+        bbox=tuple(sample.attrs["bbox"]) if isinstance(sample.attrs.get("bbox"), list) else None,
     )
     _, frames = next(sf.attempts())
     return frames

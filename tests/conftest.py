@@ -21,3 +21,94 @@ def corpus() -> Path:
             pytrace=False,
         )
     return CORPUS.resolve()
+
+
+# --------------------------------------------------------------------------- extraction fixtures
+# MediaPipe Holistic runs ~15-20 frames/s per process on the 2-core CI machine, so
+# the extraction tests share a few SHORT real clips and one reference extraction.
+SMALL_IDS = ("90029", "90012", "90031")  # 41 + 62 + 57 frames; 90012 = FOOTBALL, the decord-padding clip
+
+
+@pytest.fixture(scope="session")
+def wlasl_root(corpus: Path) -> Path:
+    return corpus / "wlasl-sample"
+
+
+@pytest.fixture(scope="session")
+def wlasl_manifest(wlasl_root: Path):
+    from signprep.manifests import build_manifest
+
+    return build_manifest("wlasl", wlasl_root)
+
+
+@pytest.fixture(scope="session")
+def records(wlasl_manifest) -> dict:
+    """sample_id -> SampleRecord of the sample download, the dead entry 99999 included."""
+    return {r.sample_id: r for r in wlasl_manifest.records + wlasl_manifest.missing}
+
+
+@pytest.fixture(scope="session")
+def small_ids() -> tuple[str, ...]:
+    return SMALL_IDS
+
+
+@pytest.fixture(scope="session")
+def small_manifest(records):
+    from signprep.manifests import Manifest
+
+    return Manifest([records[i] for i in SMALL_IDS])
+
+
+@pytest.fixture(scope="session")
+def keypoints_pipeline():
+    from signprep.pipeline import load_pipeline
+
+    return load_pipeline("keypoints")
+
+
+@pytest.fixture(scope="session")
+def write_pipeline(keypoints_pipeline):
+    """write_pipeline(path, storage={...}, stages={...}, ...) -> a pipeline YAML file: the
+    shipped `keypoints` pipeline with the given sections updated key by key."""
+    import yaml
+
+    def write(path: Path, **sections) -> Path:
+        data = keypoints_pipeline.model_dump()
+        for section, values in sections.items():
+            if isinstance(values, dict):
+                data[section] = {**data[section], **values}
+            else:
+                data[section] = values
+        Path(path).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return Path(path)
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def read_samples():
+    """read_samples(out_dir) -> {sample_id: {dataset: array}} of every indexed sample."""
+    from signprep.shards import ShardReader
+
+    def read(out_dir: Path) -> dict[str, dict]:
+        with ShardReader(out_dir) as reader:
+            return {sid: {n: reader[sid].read(n) for n in reader[sid].datasets} for sid in reader}
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory, small_manifest, write_pipeline):
+    """One uninterrupted extraction of the small manifest with the shipped keypoints
+    pipeline, split into one shard per sample (tiny max_shard_mb; storage knobs do not
+    change the pipeline hash). Returns (out_dir, summary, pipeline file). Read only:
+    tests that alter a directory work on a copy."""
+    from signprep.pipeline import load_pipeline
+    from signprep.runner import run_extract
+
+    root = tmp_path_factory.mktemp("reference")
+    pipeline_file = write_pipeline(root / "keypoints-small-shards.yaml", storage={"max_shard_mb": 0.05})
+    out = root / "out"
+    summary = run_extract(small_manifest, load_pipeline(pipeline_file), out, workers=2, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == len(SMALL_IDS), summary.render()
+    return out, summary, pipeline_file

@@ -45,9 +45,12 @@ def _write_file_attrs(f: h5py.File, pipeline_json: str, pipeline_hash: str) -> N
 
 
 def _attr_value(v: Any) -> Any:
-    # HDF5 attributes cannot hold None or dicts: store "" and JSON text instead
+    # HDF5 attributes hold numbers, text and numeric arrays; None becomes "" and
+    # anything nested becomes JSON text
     if v is None:
         return ""
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, (int, float)) for x in v):
+        return np.asarray(v)
     if isinstance(v, (dict, list, tuple)):
         return json.dumps(v)
     return v
