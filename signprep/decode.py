@@ -69,7 +69,9 @@ def _decord_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
     import decord
 
     try:
-        vr = decord.VideoReader(path, num_threads=1)  # one thread: workers already use every core
+        # num_threads=0: FFmpeg picks, as OpenCV's reader does (measured here: 1 thread 443 fps,
+        # auto 653 fps, OpenCV 725 fps); decode is ~2% of a worker's CPU beside Holistic
+        vr = decord.VideoReader(path, num_threads=0)
     except Exception as e:  # decord raises its own DECORDError, RuntimeError...
         raise DecodeError(f"decord cannot open {path}: {_first_line(e)}") from None
     info.declared_frames = len(vr)
@@ -266,7 +268,8 @@ class SampleFrames:
 
 
 def _same_frame(a: np.ndarray, b: np.ndarray | None) -> bool:
-    # a strided look first: full compares of 1080p frames would cost ~1 ms each
+    # a sparse look first (~1500 bytes of a 1080p frame): full compares cost ~1 ms each
     if b is None or a.shape != b.shape:
         return False
-    return np.array_equal(a[::16, ::16], b[::16, ::16]) and np.array_equal(a, b)
+    fa, fb = a.reshape(-1), b.reshape(-1)
+    return np.array_equal(fa[::4099], fb[::4099]) and np.array_equal(fa, fb)
