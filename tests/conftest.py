@@ -112,3 +112,33 @@ def reference_run(tmp_path_factory, small_manifest, write_pipeline):
     summary = run_extract(small_manifest, load_pipeline(pipeline_file), out, workers=2, progress=False)
     assert summary.exit_code == 0 and summary.done_now == len(SMALL_IDS), summary.render()
     return out, summary, pipeline_file
+
+
+ALL_STAGES = {
+    "keypoints": {"model_complexity": 1},
+    "frames": {"size": [96, 96], "fit": "pad"},
+    "heatmaps": {"size": [48, 48], "sigma": 1.5, "fit": "pad"},
+    "flow": {"size": [96, 96], "fit": "pad", "rgb_images": True},
+    "person_mask": {"source": "holistic", "size": [64, 64], "fit": "pad"},
+    "hand_crops": {"size": 64},
+}
+
+
+@pytest.fixture(scope="session")
+def all_stages_run(tmp_path_factory, records):
+    """One extraction of two short clips (90029, 90012) with every derived stage on.
+    Returns (out_dir, summary). Read only."""
+    import yaml
+
+    from signprep.manifests import Manifest
+    from signprep.pipeline import load_pipeline
+    from signprep.runner import run_extract
+
+    root = tmp_path_factory.mktemp("all-stages")
+    pipeline_file = root / "all.yaml"
+    pipeline_file.write_text(yaml.safe_dump({"name": "all-stages", "stages": ALL_STAGES}))
+    out = root / "out"
+    manifest = Manifest([records["90029"], records["90012"]])
+    summary = run_extract(manifest, load_pipeline(pipeline_file), out, workers=2, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == 2, summary.render()
+    return out, summary

@@ -1,0 +1,147 @@
+"""Derived-modality stages: cost beside Holistic, and bytes stored per frame.
+
+Prints, in one run on real corpus clips:
+  1. CPU milliseconds per frame of each stage on the same decoded frames
+     (process time, all threads), and its cost relative to Holistic;
+  2. the separable heatmap renderer against the naive full-grid one at the
+     stage's default setting (more settings: benchmarks/heatmaps.py);
+  3. bytes per frame stored for each dataset of the shipped pipelines
+     (multimodal, disentangle, hand_crops), from a real extraction.
+
+Run: python benchmarks/stages.py [--clips 4] [--frames 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from signprep.decode import SampleFrames
+from signprep.heatmaps import naive_heatmaps_np, render_heatmaps_np
+from signprep.manifests import Manifest, build_manifest
+from signprep.pipeline import load_pipeline
+from signprep.runner import run_extract
+from signprep.stages.frames import TrainingFrames
+from signprep.stages.hand_crops import HandCrops
+from signprep.stages.heatmaps import KeypointHeatmaps
+from signprep.stages.keypoints import HolisticKeypoints
+from signprep.stages.optical_flow import OpticalFlow
+from signprep.stages.person_mask import PersonMask
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
+CLIPS = ["90012", "90029", "90003", "90013"]  # 640x360, 320x240, 1920x1080, portrait 360x640
+
+
+def decoded(records, frames_per_clip: int):
+    clips = []
+    for r in records:
+        sf = SampleFrames(r.video_path)
+        _, it = next(sf.attempts())
+        frames = [f for _, f in zip(range(frames_per_clip), it)]
+        clips.append((sf.info, frames))
+    return clips
+
+
+def cpu_ms_per_frame(stage, clips, records_by_clip) -> float:
+    cpu, n = 0.0, 0
+    for (info, frames), records in zip(clips, records_by_clip):
+        stage.open(info)
+        t = time.process_time()
+        for f, rec in zip(frames, records):
+            stage.process(dict(rec, rgb=f.rgb, index=f.index))
+        cpu += time.process_time() - t
+        n += len(frames)
+        stage.close()
+    return 1000 * cpu / n
+
+
+def bench_costs(clips) -> None:
+    holistic = HolisticKeypoints()
+    with_seg = HolisticKeypoints(enable_segmentation=True)
+    # keypoint records (with the transient segmentation) for the stages that need them
+    records_by_clip = []
+    for info, frames in clips:
+        with_seg.open(info)
+        records_by_clip.append([with_seg.process({"rgb": f.rgb, "index": f.index}) for f in frames])
+    base = cpu_ms_per_frame(holistic, clips, [[{}] * len(fr) for _, fr in clips])
+    seg = cpu_ms_per_frame(with_seg, clips, [[{}] * len(fr) for _, fr in clips])
+    rows = [
+        ("Holistic (keypoints)", base),
+        ("+ Holistic segmentation (extra)", seg - base),
+        ("frames 112x112", cpu_ms_per_frame(TrainingFrames(), clips, records_by_clip)),
+        ("heatmaps 79x64x64 uint8", cpu_ms_per_frame(KeypointHeatmaps(fit="pad"), clips, records_by_clip)),
+        ("flow DIS fast 112x112", cpu_ms_per_frame(OpticalFlow(), clips, records_by_clip)),
+        ("flow DIS medium 112x112", cpu_ms_per_frame(OpticalFlow(preset="medium"), clips, records_by_clip)),
+        ("flow Farneback 112x112", cpu_ms_per_frame(OpticalFlow(method="farneback"), clips, records_by_clip)),
+        ("flow DIS fast 256x256", cpu_ms_per_frame(OpticalFlow(size=(256, 256)), clips, records_by_clip)),
+        ("person mask from Holistic 64x64", cpu_ms_per_frame(PersonMask(), clips, records_by_clip)),
+        ("person mask Selfie Segmentation", cpu_ms_per_frame(PersonMask(source="selfie"), clips, records_by_clip)),
+        ("hand crops 2x64x64", cpu_ms_per_frame(HandCrops(), clips, records_by_clip)),
+    ]
+    n = sum(len(fr) for _, fr in clips)
+    print(f"\n[cost] CPU ms per frame on {n} frames of {len(clips)} clips, and relative to Holistic")
+    for name, ms in rows:
+        print(f"  {name:34s} {ms:7.2f} ms  {ms / base:6.3f}x")
+
+
+def bench_heatmap_renderers(clips) -> None:
+    info, _ = clips[0]
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([0, 0], [info.width, info.height], size=(79, 2)).astype(np.float32)
+    geometry = dict(size=(64, 64), sigma=2.0, frame_size=(info.height, info.width))
+    times = {}
+    for name, fn in (("separable", render_heatmaps_np), ("naive", naive_heatmaps_np)):
+        fn(xy, **geometry)
+        t, k = time.perf_counter(), 0
+        while time.perf_counter() - t < 1.0:
+            fn(xy, **geometry)
+            k += 1
+        times[name] = k / (time.perf_counter() - t)
+    print("\n[heatmaps] 79 keypoints, 64x64, sigma 2: frames/s")
+    print(f"  separable {times['separable']:8.0f} | naive full grid {times['naive']:8.0f}"
+          f" -> {times['separable'] / times['naive']:5.1f}x (target >= 10x)")  # fmt: skip
+
+
+def bench_bytes(records) -> None:
+    print(f"\n[storage] bytes per frame stored (gzip 4 + shuffle), {len(records)} clips")
+    for name in ("keypoints", "multimodal", "disentangle", "hand_crops"):
+        out = Path(tempfile.mkdtemp(prefix=f"signprep-{name}-"))
+        try:
+            s = run_extract(Manifest(records), load_pipeline(name), out, workers=2, progress=False)
+            sizes: dict[str, int] = defaultdict(int)
+            frames = 0
+            for shard in sorted(out.glob("shard-*.h5")):
+                with h5py.File(shard, "r") as f:
+                    for g in f["samples"].values():
+                        frames += g.attrs["num_frames"]
+                        for k, ds in g.items():
+                            sizes[k] += ds.id.get_storage_size()
+            total = sum(f.stat().st_size for f in out.glob("shard-*.h5"))
+            print(f"  pipeline {name}: {total / frames:8.0f} B/frame in all, {s.frames / s.seconds:5.1f} frames/s")
+            for k in sorted(sizes):
+                print(f"    {k:22s} {sizes[k] / frames:9.0f}")
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=60, help="frames per clip for the cost table")
+    args = ap.parse_args()
+    manifest = build_manifest("wlasl", CORPUS)
+    records = [r for r in manifest.records if r.sample_id in CLIPS]
+    clips = decoded(records, args.frames)
+    bench_costs(clips)
+    bench_heatmap_renderers(clips)
+    bench_bytes(records)
+
+
+if __name__ == "__main__":
+    main()

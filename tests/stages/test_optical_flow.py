@@ -1,0 +1,72 @@
+"""Optical flow: known motion is recovered; encodings round-trip; RAFT never downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from signprep.decode import VideoInfo
+from signprep.optical_flow import FlowError, RaftFlow, decode_flow_uint8, encode_flow_uint8, flow_to_rgb
+from signprep.stages.optical_flow import OpticalFlow
+
+
+def _textured(h: int, w: int, seed: int = 0) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (h // 4, w // 4, 3), dtype=np.uint8)
+    return cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)  # smooth texture DIS can track
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback"])
+def test_a_known_shift_is_recovered(method: str):
+    dx, dy = 3, -2  # pixels per frame at the flow's own size (no resize: 128 -> 128)
+    base = _textured(160, 160)
+    frames = [base[16:144, 16:144], base[16 - dy : 144 - dy, 16 - dx : 144 - dx]]  # content moves by (dx, dy)
+    stage = OpticalFlow(method=method, size=(128, 128), fit="stretch", dtype="float16")
+    stage.open(VideoInfo("synthetic", 30.0, 2, 128, 128, width=128, height=128))
+    out = [stage.process({"rgb": f}) for f in frames]
+    assert np.all(out[0]["flow"] == 0)  # frame 0 has no predecessor
+    flow = out[1]["flow"].astype(np.float32)[24:104, 24:104]  # inside: borders are ill-posed
+    np.testing.assert_allclose(np.median(flow[..., 0]), dx, atol=0.25)
+    np.testing.assert_allclose(np.median(flow[..., 1]), dy, atol=0.25)
+
+
+def test_flow_follows_the_fit_scale():
+    # a 256 px frame fitted to 128 px: a 4 px shift becomes 2 px of stored flow
+    base = _textured(300, 300, seed=1)
+    frames = [base[20:276, 20:276], base[20:276, 16:272]]
+    stage = OpticalFlow(size=(128, 128), fit="pad", dtype="float16", preset="medium")
+    stage.open(VideoInfo("synthetic", 30.0, 2, 256, 256, width=256, height=256))
+    flow = [stage.process({"rgb": f})["flow"] for f in frames][1].astype(np.float32)[24:104, 24:104]
+    assert np.median(flow[..., 0]) == pytest.approx(2.0, abs=0.25)
+
+
+def test_uint8_encoding_round_trips_within_half_a_step_and_clips_at_the_bound():
+    flow = np.array([[[-30.0, -20.0], [0.0, 0.1]], [[5.3, -7.7], [19.9, 25.0]]], np.float32)
+    back = decode_flow_uint8(encode_flow_uint8(flow, 20.0), 20.0)
+    step = 40.0 / 255
+    np.testing.assert_allclose(back, np.clip(flow, -20, 20), atol=step / 2 + 1e-6)
+
+
+def test_flow_colours_show_direction_and_speed():
+    right = flow_to_rgb(np.tile([[5.0, 0.0]], (4, 4, 1)).astype(np.float32), bound=5.0)
+    still = flow_to_rgb(np.zeros((4, 4, 2), np.float32), bound=5.0)
+    left = flow_to_rgb(np.tile([[-5.0, 0.0]], (4, 4, 1)).astype(np.float32), bound=5.0)
+    assert still.max() == 0 and right.max() == 255
+    assert not np.array_equal(right, left)
+
+
+def test_rgb_images_option_adds_three_channel_flow():
+    stage = OpticalFlow(size=(32, 32), rgb_images=True)
+    stage.open(VideoInfo("synthetic", 30.0, 2, 64, 64, width=64, height=64))
+    out = stage.process({"rgb": _textured(64, 64)})
+    assert set(out) == {"flow", "flow_rgb"} and out["flow_rgb"].shape == (32, 32, 3)
+    assert out["flow"].dtype == np.uint8 and out["flow"].shape == (32, 32, 2)
+
+
+def test_raft_without_local_weights_is_a_clear_error_not_a_download(tmp_path):
+    with pytest.raises(FlowError, match="weights file"):
+        RaftFlow(None)
+    with pytest.raises(FlowError, match="not found"):
+        RaftFlow(tmp_path / "raft_small.pth")
