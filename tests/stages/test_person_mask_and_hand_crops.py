@@ -80,7 +80,7 @@ def test_absent_hands_are_flagged_and_a_missed_hand_is_estimated_from_the_arm():
     assert out["hand_crop_valid"].tolist() == [False, True]
     assert out["hand_crop_source"].tolist() == [0, 2]
     x1, y1, x2, y2 = out["hand_crop_boxes"][1]
-    assert x1 < 100 < x2 and y2 < 100 + 5  # centred on the wrist's line, beyond the wrist (away from the elbow)
+    assert x1 < 100 < x2 and (y1 + y2) / 2 < 100 < y2  # on the forearm line, past the wrist, holding it
     assert (out["hand_keypoints_crop"][1] == 0).all()  # no landmarks to give
 
 
