@@ -72,6 +72,18 @@ class FrameFit:
             borderMode=cv2.BORDER_CONSTANT, borderValue=border,
         )  # fmt: skip
 
+    def apply_cached(self, frame: dict) -> np.ndarray:
+        """`apply` to `frame["rgb"]`, computed once per frame record for each distinct fit.
+
+        Stages at the same size and mode (frames and flow at 112 px, say) then share
+        one resize of a full-resolution frame, the costliest step beside the models.
+        """
+        cache = frame.setdefault("_fitted", {})
+        key = (self.src_h, self.src_w, self.out_h, self.out_w, self.mode)
+        if key not in cache:
+            cache[key] = self.apply(frame["rgb"])
+        return cache[key]
+
     def map_points(self, xy: np.ndarray) -> np.ndarray:
         """(..., 2) stored-frame pixels -> output pixels."""
         (sx, sy), (ox, oy) = self.scales, self.offsets

@@ -7,7 +7,9 @@ stacks each added entry over time into a (T, ...) dataset of the sample, so a
 stage never sees files, shards or other samples.
 
 Frame record keys provided by the decoder: `rgb` (H x W x 3 uint8, the stored
-frame geometry) and `index` (0-based source frame index).
+frame geometry) and `index` (0-based source frame index). Entries whose names
+start with "_" are shared with later stages but never stored (Holistic's
+`_segmentation`, `FrameFit.apply_cached`'s `_fitted`).
 """
 
 from __future__ import annotations

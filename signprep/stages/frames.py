@@ -28,7 +28,7 @@ class TrainingFrames:
         self.fit = FrameFit(video.height, video.width, *self.size, mode=self.mode)
 
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
-        return {"frames": self.fit.apply(frame["rgb"])}
+        return {"frames": self.fit.apply_cached(frame)}
 
     def close(self) -> None:
         self.fit = None

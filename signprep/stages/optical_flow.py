@@ -59,7 +59,7 @@ class OpticalFlow:
         self._prev = None
 
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
-        image = self.fit.apply(frame["rgb"])
+        image = self.fit.apply_cached(frame)
         current = image if self._wants_rgb else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if self._prev is None:
             flow = np.zeros(self.size + (2,), np.float32)

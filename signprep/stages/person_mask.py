@@ -60,7 +60,7 @@ class PersonMask:
         mask = self.fit.apply(np.clip(soft, 0, 1).astype(np.float32))
         out = {"person_mask": np.round(mask * 255).astype(np.uint8)}
         if self.frames:
-            image = self.fit.apply(rgb).astype(np.float32)
+            image = self.fit.apply_cached(frame).astype(np.float32)
             if self.background == "blur":
                 k = max(3, (min(self.size) // 4) | 1)  # odd kernel, a quarter of the frame
                 back = cv2.GaussianBlur(image, (k, k), 0)
