@@ -65,19 +65,28 @@ class RaftFlow:
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self.net = net.eval().to(self.device)
 
+    # RAFT's correlation pyramid needs inputs of at least 128 px, in multiples of 8
+    MIN_SIDE = 128
+
     def __call__(self, prev_rgb: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         torch = self.torch
+        functional = torch.nn.functional
         h, w = rgb.shape[:2]
-        ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8  # RAFT needs sizes divisible by 8
+        up = max(1.0, self.MIN_SIDE / min(h, w))
+        rh, rw = (int(np.ceil(h * up / 8)) * 8, int(np.ceil(w * up / 8)) * 8)
 
         def prep(a: np.ndarray):
             t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float().to(self.device)
-            t = torch.nn.functional.pad(t, (0, pw, 0, ph), mode="replicate")
+            if (rh, rw) != (h, w):
+                t = functional.interpolate(t, size=(rh, rw), mode="bilinear", align_corners=False)
             return t / 127.5 - 1.0  # RAFT's expected [-1, 1] input
 
         with torch.inference_mode():
             flow = self.net(prep(prev_rgb), prep(rgb))[-1]
-        return flow[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+            if (rh, rw) != (h, w):  # back to the frame's size and pixels
+                flow = functional.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+                flow = flow * torch.tensor([w / rw, h / rh], device=flow.device).view(1, 2, 1, 1)
+        return flow[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def encode_flow_uint8(flow: np.ndarray, bound: float) -> np.ndarray:

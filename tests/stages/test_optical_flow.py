@@ -70,3 +70,23 @@ def test_raft_without_local_weights_is_a_clear_error_not_a_download(tmp_path):
         RaftFlow(None)
     with pytest.raises(FlowError, match="not found"):
         RaftFlow(tmp_path / "raft_small.pth")
+
+
+def test_raft_runs_from_a_local_weights_file(tmp_path):
+    # torchvision is not installable beside the CPU torch of CI; on a machine that has it
+    # (a GPU box), this runs the real RAFT code path, on CUDA when present
+    torch = pytest.importorskip("torch")
+    optical_flow = pytest.importorskip("torchvision.models.optical_flow")
+    weights = tmp_path / "raft_small.pth"
+    torch.manual_seed(0)
+    torch.save(optical_flow.raft_small(weights=None).state_dict(), weights)  # untrained: shapes only
+    raft = RaftFlow(weights)
+    assert raft.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    a, b = _textured(100, 130), _textured(100, 130, seed=2)  # not multiples of 8: padded inside
+    flow = raft(a, b)
+    assert flow.shape == (100, 130, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+    # and as the stage runs it: RGB frames fitted to 112 px (below RAFT's 128 px minimum)
+    stage = OpticalFlow(method="raft", raft_weights=str(weights), size=(112, 112))
+    stage.open(VideoInfo("synthetic", 30.0, 2, 130, 100, width=130, height=100))
+    out = [stage.process({"rgb": f}) for f in (a, b)]
+    assert out[1]["flow"].shape == (112, 112, 2) and out[1]["flow"].dtype == np.uint8
