@@ -25,6 +25,13 @@ HAND_NAMES = [
     "ring_pip", "ring_dip", "ring_tip", "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
 ]  # fmt: skip
 
+# Skeleton edges (MediaPipe's connections, the upper body and both hands), for
+# drawing and for limb heatmaps.
+HAND_EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
+              (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]  # fmt: skip
+BODY_EDGES = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (0, 2), (0, 5),
+              (2, 7), (5, 8), (9, 10)]  # fmt: skip
+
 # SignVTCL's 11 upper-body points (COCO nose, eyes, ears, shoulders, elbows,
 # wrists) in MediaPipe pose indices.
 UPPER_BODY_11 = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16]
@@ -90,6 +97,20 @@ class KeypointLayout:
             known = sorted(list(parts) + list(self.components))
             raise KeyError(f"unknown keypoint subset {name!r}; known: {', '.join(known)}")
         return np.asarray(parts[name], dtype=np.int64)
+
+    def skeleton(self) -> list[tuple[int, int]]:
+        """Edges of the body and both hands, as index pairs into the stored K axis."""
+        pose0 = self.components["pose"][0]
+        edges = [(pose0 + a, pose0 + b) for a, b in BODY_EDGES]
+        for hand in ("left_hand", "right_hand"):
+            h0 = self.components[hand][0]
+            edges += [(h0 + a, h0 + b) for a, b in HAND_EDGES]
+        return edges
+
+    def limbs_within(self, indices: np.ndarray) -> list[tuple[int, int]]:
+        """Skeleton edges with both ends in `indices`, as positions within `indices`."""
+        position = {int(k): i for i, k in enumerate(indices)}
+        return [(position[a], position[b]) for a, b in self.skeleton() if a in position and b in position]
 
     def to_attr(self) -> dict[str, list[int]]:
         return {k: list(v) for k, v in self.components.items()}

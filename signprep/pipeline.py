@@ -69,6 +69,7 @@ class HeatmapsConfig(_Strict):
     sigma: float = Field(default=2.0, gt=0)
     dtype: Literal["uint8", "float16"] = "uint8"
     fit: Fit = "pad"
+    limbs: bool = False  # also `limb_heatmaps`: one channel per skeleton edge within the subset
 
 
 class FlowConfig(_Strict):

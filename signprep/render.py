@@ -19,16 +19,12 @@ import numpy as np
 from signprep.decode import DecodeOptions, SampleFrames
 from signprep.frame_fit import FrameFit
 from signprep.heatmaps import dequantize_heatmaps
-from signprep.keypoint_layout import KeypointLayout
+from signprep.keypoint_layout import HAND_EDGES, KeypointLayout
 from signprep.optical_flow import decode_flow_uint8, flow_to_rgb
 from signprep.shards.reader import SampleView
 
 TILE = 192  # tile height in pixels; every tile is TILE_W x TILE so columns line up
 TILE_W = 256
-HAND_EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
-              (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]  # fmt: skip
-BODY_EDGES = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (0, 2), (0, 5),
-              (2, 7), (5, 8), (9, 10)]  # fmt: skip
 COLOURS = {"pose": (255, 200, 0), "face": (200, 200, 200), "left_hand": (0, 160, 255), "right_hand": (255, 60, 60)}
 
 
@@ -43,13 +39,9 @@ def draw_keypoints(rgb: np.ndarray, xy: np.ndarray, present: np.ndarray, layout:
         if present[a] and present[b]:
             cv2.line(out, tuple(p[a]), tuple(p[b]), colour, thick, cv2.LINE_AA, shift)
 
-    pose0 = layout.components["pose"][0]
-    for a, b in BODY_EDGES:
-        line(pose0 + a, pose0 + b, COLOURS["pose"])
-    for hand in ("left_hand", "right_hand"):
-        h0 = layout.components[hand][0]
-        for a, b in HAND_EDGES:
-            line(h0 + a, h0 + b, COLOURS[hand])
+    component_of = {i: name for name, (start, stop) in layout.components.items() for i in range(start, stop)}
+    for a, b in layout.skeleton():
+        line(a, b, COLOURS[component_of[a]])
     for component, (start, stop) in layout.components.items():
         radius = (1 if component == "face" else 2) * thick
         for i in range(start, stop):

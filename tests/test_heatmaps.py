@@ -305,3 +305,30 @@ def test_stage_on_keypoints_extracted_from_a_real_clip(corpus: Path, tmp_path: P
     assert present[:, idx].any(0).sum() >= 37  # body and face found
     assert check_peaks(heatmaps, keypoints[:, idx, :2], confidence[:, idx], (height, width), 0.55) > 1000
     assert not heatmaps[~present[:, idx]].any()
+
+
+def test_stage_limb_channels_follow_the_skeleton_within_the_subset():
+    from signprep.stages.heatmaps import KeypointHeatmaps
+
+    layout = KeypointLayout()
+    stage = KeypointHeatmaps(size=(64, 64), sigma=1.5, limbs=True, fit="stretch")
+    stage.open(VideoInfo("synthetic", 30.0, 1, 640, 640, width=640, height=640))
+    kp = np.zeros((layout.num_points, 3), np.float32)
+    conf = np.zeros(layout.num_points, np.float32)
+    present = np.zeros(layout.num_points, bool)
+    kp[11, :2], kp[13, :2] = (100, 100), (300, 100)  # left shoulder -> left elbow, a horizontal segment
+    conf[[11, 13]], present[[11, 13]] = 1, True
+    out = stage.process({"keypoints": kp, "keypoint_confidence": conf, "keypoint_present": present})
+    limbs = layout.limbs_within(layout.subset("signvtcl79"))
+    assert len(limbs) == 9 + 2 * 21  # upper-body edges inside the 11 points, and both hands
+    assert out["limb_heatmaps"].shape == (len(limbs), 64, 64) and out["limb_heatmaps"].dtype == np.uint8
+    sub = list(layout.subset("signvtcl79"))
+    channel = limbs.index((sub.index(11), sub.index(13)))
+    limb = out["limb_heatmaps"][channel]
+    # the segment runs along y = 10 (heatmap px, continuous), x 10..30: rows 9 and 10 have their
+    # pixel centres 0.5 px from it all along, so both carry exp(-0.5^2 / 2 sigma^2)
+    expected = round(255 * np.exp(-0.25 / (2 * 1.5**2)))
+    assert np.abs(limb[9:11, 10:30].astype(int) - expected).max() <= 1
+    assert limb[20].max() == 0  # 10 px (6.7 sigma) off the segment: nothing
+    others = np.delete(out["limb_heatmaps"], channel, axis=0)
+    assert others.max() == 0  # limbs with an absent end are empty

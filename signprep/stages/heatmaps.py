@@ -23,7 +23,7 @@ import numpy as np
 
 from signprep.decode import VideoInfo
 from signprep.frame_fit import FitMode, FrameFit
-from signprep.heatmaps import UINT8_SCALE, quantize_heatmaps, render_heatmaps_np
+from signprep.heatmaps import UINT8_SCALE, quantize_heatmaps, render_heatmaps_np, render_limbs_np
 from signprep.keypoint_layout import KeypointLayout
 
 # pose 33 + left hand 21 + right hand 21; the rest of K is the face mesh
@@ -43,11 +43,14 @@ class KeypointHeatmaps:
         sigma: float = 2.0,
         dtype: Literal["uint8", "float16"] = "uint8",
         fit: FitMode = "stretch",
+        limbs: bool = False,
     ) -> None:
         """subset: a `KeypointLayout.subset` name. size: (H, W) heatmap pixels.
         sigma: in heatmap pixels. dtype: "uint8" (quantised, /255) or "float16".
         fit: how the frame maps onto the heatmap grid (`FrameFit`); use the
-        frames stage's fit to keep heatmaps pixel-aligned with stored frames."""
+        frames stage's fit to keep heatmaps pixel-aligned with stored frames.
+        limbs: also store `limb_heatmaps` (L, H, W), one channel per skeleton edge
+        within the subset (PoseC3D's limb targets), same dtype and scale."""
         if dtype not in ("uint8", "float16"):
             raise ValueError(f"heatmap dtype must be 'uint8' or 'float16', got {dtype!r}")
         if len(size) != 2 or min(size) <= 0:
@@ -59,6 +62,8 @@ class KeypointHeatmaps:
         self.sigma = float(sigma)
         self.dtype = dtype
         self.fit = fit
+        self.limbs = limbs
+        self.adds = ("heatmaps", "limb_heatmaps") if limbs else ("heatmaps",)
         self._fit: FrameFit | None = None
         self._indices = KeypointLayout().subset(subset)  # raises early on an unknown subset name
         self._num_points = KeypointLayout().num_points
@@ -86,14 +91,23 @@ class KeypointHeatmaps:
         xy = self._fit.map_points(keypoints[idx, :2])  # frame pixels -> heatmap pixels
         args = (xy, frame["keypoint_confidence"][idx], frame["keypoint_present"][idx])
         geometry = dict(size=self.size, sigma=self.sigma, frame_size=None)
+        out = {}
         if self.dtype == "float16":
-            return {"heatmaps": render_heatmaps_np(*args, **geometry, dtype=np.float16)}
-        if self._scratch is None or self._scratch.shape[0] != len(idx):
-            self._scratch = np.empty((len(idx), *self.size), np.float32)
-        # Render into one reused float32 buffer and return only the (kept) uint8 array:
-        # fresh float32 temporaries per frame measured ~5x slower, in page faults.
-        rendered = render_heatmaps_np(*args, **geometry, out=self._scratch)
-        return {"heatmaps": quantize_heatmaps(rendered, overwrite_input=True)}
+            out["heatmaps"] = render_heatmaps_np(*args, **geometry, dtype=np.float16)
+        else:
+            if self._scratch is None or self._scratch.shape[0] != len(idx):
+                self._scratch = np.empty((len(idx), *self.size), np.float32)
+            # Render into one reused float32 buffer and return only the (kept) uint8 array:
+            # fresh float32 temporaries per frame measured ~5x slower, in page faults.
+            rendered = render_heatmaps_np(*args, **geometry, out=self._scratch)
+            out["heatmaps"] = quantize_heatmaps(rendered, overwrite_input=True)
+        if self.limbs:
+            limbs = render_limbs_np(*args, limbs=self._limbs(keypoints.shape[0]), **geometry)
+            out["limb_heatmaps"] = limbs.astype(np.float16) if self.dtype == "float16" else quantize_heatmaps(limbs)
+        return out
+
+    def _limbs(self, num_points: int) -> list[tuple[int, int]]:
+        return KeypointLayout(num_points - _NON_FACE_POINTS).limbs_within(self._indices)
 
     def close(self) -> None:
         # Keep the frame size: the runner asks for attrs() after close().
@@ -111,6 +125,7 @@ class KeypointHeatmaps:
             "heatmap_scale": UINT8_SCALE if self.dtype == "uint8" else 1.0,
             "heatmap_frame_size": frame_size,
             "heatmap_fit": json.dumps(self._fit.to_attr()) if self._fit else "",
+            "heatmap_limbs": json.dumps(self._limbs(self._num_points)) if self.limbs else "",
             "heatmap_units": (
                 "stored value * heatmap_scale = confidence * exp(-d^2 / (2 sigma^2)), d and sigma in heatmap "
                 "pixels; keypoints mapped to heatmap pixels by heatmap_fit (out = frame * scale + offset, "
