@@ -109,3 +109,24 @@ def test_non_finite_loss_stops_with_message(tmp_path):
     # the checkpoint is usable: a new trainer resumes from it and finishes with a finite loss
     resumed = _run(tmp_path, cfg, resume_from=tmp_path / "last.pt")
     assert resumed.step == 10 and math.isfinite(resumed.last_losses["loss"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_cuda_amp_training_checkpoints_the_scaler_and_repeats(tmp_path):
+    # the real CUDA path: float16 autocast + GradScaler, checkpoint with the scaler state, resume
+    cfg = tiny_config(epochs=4, device="cuda", amp=True)
+    full = _run(tmp_path / "full", cfg)
+    assert full.device.type == "cuda"
+    losses = read_losses(tmp_path / "full" / "metrics.csv")
+    assert all(math.isfinite(v) for v in losses.values()) and losses[20] < losses[1]
+    half = tiny_config(epochs=4, device="cuda", amp=True)
+    part = tmp_path / "part"
+    model, opt, sched = build(half)
+    with Trainer(model, opt, sched, half, part, step_fn) as trainer:
+        trainer.fit(NoisyBlobs())
+    ckpt = load_checkpoint(part / "last.pt")
+    assert "scaler" in ckpt and ckpt["step"] == 20
+    resumed_losses = read_losses(part / "metrics.csv")
+    # same seeds, same device: the second run repeats the first to float tolerance
+    for step, value in losses.items():
+        assert resumed_losses[step] == pytest.approx(value, rel=1e-4, abs=1e-5)
