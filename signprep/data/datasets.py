@@ -207,11 +207,13 @@ class ShardDataset(_LazyReader, Dataset):
         rng = self._rng(index)
         speed = float(rng.uniform(*self.speed_range)) if self.augment else 1.0
         idx = sample_clip_indices(view.num_frames, self.clip_len, self.sampling, rng, self.pad, speed)
-        # h5py fancy indexing needs increasing, unique indices: read those, then expand
-        uniq, inverse = np.unique(idx, return_inverse=True)
+        # Read the span the clip covers, then pick frames in numpy: h5py's fancy indexing
+        # into chunked, compressed data measured 3-10x slower than reading the whole span.
+        first, last = int(idx.min()), int(idx.max())
+        offsets = idx - first
 
         def read(name: str) -> np.ndarray:
-            return view.read(name, uniq)[inverse]
+            return view.read(name, slice(first, last + 1))[offsets]
 
         sample: dict[str, np.ndarray] = {}
         if "keypoints" in self.modalities:
