@@ -1,0 +1,239 @@
+"""Domain-sum feature transformation (DSFT).
+
+Per domain, a rank-r subspace of the feature space is extracted from the batch
+plus a FIFO memory bank (Algorithm 1 of the slides); the domain-sum matrix is
+the sum of the domains' projections,
+
+    H = sum_domains B B^T,    B (d, r) orthonormal basis,
+
+which equals the geodesic-flow-kernel "two ends" approximation
+H = Phi(0) Phi(0)^T + Phi(1) Phi(1)^T for two domains (docs/methods.md,
+"Domain-sum feature transformation"). Features are transformed as
+x_hat = H x, written ``x @ H`` for row-vector batches (H is symmetric).
+
+Functional ops (:func:`projection`, :func:`domain_sum`, :func:`geodesic_flow`,
+:func:`geodesic_flow_H`) are plain functions on tensors; the modules
+(:class:`SubspaceExtractor`, :class:`DomainSumTransform`) wrap them with the
+memory banks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from signprep.models.robust_eigh import robust_eigh
+
+# --------------------------------------------------------------------------- functional
+
+
+def projection(basis: torch.Tensor) -> torch.Tensor:
+    """Orthogonal projection onto span(basis).
+
+    Args:
+        basis: (..., d, r) with orthonormal columns.
+
+    Returns:
+        (..., d, d) B B^T: idempotent, and exactly symmetric.
+    """
+    P = basis @ basis.transpose(-1, -2)
+    # matmul rounding leaves P - P^T ~ 1e-17; x @ H relies on H = H^T, so make it exact
+    return 0.5 * (P + P.transpose(-1, -2))
+
+
+def domain_sum(bases: Sequence[torch.Tensor]) -> torch.Tensor:
+    """H = sum of the projections onto each domain's subspace.
+
+    Args:
+        bases: one (d, r_k) orthonormal basis per domain (source first, then targets).
+
+    Returns:
+        (d, d) symmetric H with rank <= sum r_k and eigenvalues in [0, len(bases)].
+    """
+    if len(bases) == 0:
+        raise ValueError("domain_sum needs at least one basis")
+    return sum(projection(b) for b in bases)
+
+
+def geodesic_flow(source_basis: torch.Tensor, target_basis: torch.Tensor, t: float) -> torch.Tensor:
+    """Phi(t) of the geodesic flow from span(source) to span(target), computed the long way.
+
+    Phi(t) = P_S U1 Gamma(t) - R_S U2 Sigma(t), with P_S^T P_T = U1 Gamma V^T
+    (Gamma = cos theta), R_S^T P_T = -U2 Sigma V^T (Sigma = sin theta), R_S the
+    orthogonal complement of P_S, Gamma(t) = cos(t theta), Sigma(t) = sin(t theta).
+    Reference implementation for tests: float64, no batching, no autograd care.
+
+    Args:
+        source_basis: P_S, (d, r) orthonormal.
+        target_basis: P_T, (d, r) orthonormal.
+        t: position on the flow, 0 = source, 1 = target.
+
+    Returns:
+        (d, r) orthonormal basis Phi(t).
+    """
+    P_S = source_basis.to(torch.float64)
+    P_T = target_basis.to(torch.float64)
+    d, r = P_S.shape
+    # complete P_S to an orthonormal basis of R^d; the last d - r columns span R_S
+    Q, _ = torch.linalg.qr(torch.cat([P_S, torch.eye(d, dtype=torch.float64)], dim=1), mode="complete")
+    R_S = Q[:, r:d]
+    U1, cos_theta, Vh = torch.linalg.svd(P_S.T @ P_T)
+    V = Vh.T
+    theta = torch.arccos(cos_theta.clamp(-1.0, 1.0))
+    sin_theta = torch.sin(theta)
+    # R_S^T P_T V = -U2 Sigma, so U2 Sigma(t) = -R_S^T P_T V diag(sin(t theta) / sin theta);
+    # the ratio tends to t as theta -> 0, where U2's column is arbitrary anyway
+    safe = sin_theta > 1e-12
+    ratio = torch.where(safe, torch.sin(t * theta) / torch.where(safe, sin_theta, 1.0), torch.full_like(theta, t))
+    U2_sigma_t = -(R_S.T @ P_T @ V) * ratio
+    return P_S @ U1 * torch.cos(t * theta) - R_S @ U2_sigma_t
+
+
+def geodesic_flow_H(
+    source_basis: torch.Tensor, target_basis: torch.Tensor, ts: Sequence[float] = (0.0, 1.0)
+) -> torch.Tensor:
+    """H = sum_{t in ts} Phi(t) Phi(t)^T, the long way (reference for :func:`domain_sum`).
+
+    Args:
+        source_basis, target_basis: (d, r) orthonormal.
+        ts: flow positions; the DSFT uses {0, 1}.
+
+    Returns:
+        (d, d) float64.
+    """
+    return sum(projection(geodesic_flow(source_basis, target_basis, t)) for t in ts)
+
+
+# --------------------------------------------------------------------------- modules
+
+
+class Subspace(NamedTuple):
+    """Output of :class:`SubspaceExtractor`: basis (d, r) and projection (d, d)."""
+
+    basis: torch.Tensor
+    projection: torch.Tensor
+
+
+class SubspaceExtractor(nn.Module):
+    """Algorithm 1: rank-r subspace of the batch features plus a FIFO memory bank.
+
+    The covariance Z Z^T / n of Z = [X^T, M] (d x n, n = B + bank fill; not
+    mean-centred, as in the slides' SVD of [X, M]) is eigendecomposed with
+    :func:`robust_eigh`; its top-r eigenvectors are the left singular vectors
+    U_r of [X, M]. Gradients flow into the batch X only: the bank holds detached
+    copies of past batches. In training mode X.detach() is enqueued after the
+    basis is computed (oldest entries are overwritten first); eval mode leaves
+    the bank untouched.
+
+    Buffers (saved in state_dict): ``bank`` (d, Q), ``bank_fill`` (number of valid
+    columns, <= Q), ``bank_ptr`` (next column to write).
+
+    Args:
+        dim: d, feature size.
+        rank: r <= d. With fewer than r samples seen, the extra basis vectors
+            span an arbitrary part of the null space (gradients stay finite).
+        bank_size: Q >= 0 samples remembered.
+        taylor_degree: degree of the Taylor K in the backward.
+    """
+
+    def __init__(self, dim: int, rank: int, bank_size: int, taylor_degree: int = 9) -> None:
+        super().__init__()
+        if not 1 <= rank <= dim:
+            raise ValueError(f"rank must be in [1, dim={dim}], got {rank}")
+        if bank_size < 0:
+            raise ValueError(f"bank_size must be >= 0, got {bank_size}")
+        self.dim, self.rank, self.bank_size, self.taylor_degree = dim, rank, bank_size, taylor_degree
+        self.register_buffer("bank", torch.zeros(dim, bank_size))
+        self.register_buffer("bank_fill", torch.zeros((), dtype=torch.long))
+        self.register_buffer("bank_ptr", torch.zeros((), dtype=torch.long))
+
+    def memory(self) -> torch.Tensor:
+        """The valid bank columns, (d, fill); order is ring-buffer order, not age."""
+        return self.bank[:, : int(self.bank_fill)]
+
+    def forward(self, features: torch.Tensor) -> Subspace:
+        """Args: features (..., d), flattened to (B, d). Returns Subspace(basis (d, r), projection (d, d))."""
+        X = features.reshape(-1, self.dim)
+        Z = torch.cat([X.T, self.memory().to(X.dtype)], dim=1)  # (d, B + fill)
+        cov = Z @ Z.T / Z.shape[1]
+        _, U = robust_eigh(cov, taylor_degree=self.taylor_degree)
+        basis = U[:, : self.rank]
+        if self.training:
+            self._enqueue(X.detach())
+        return Subspace(basis, projection(basis))
+
+    @torch.no_grad()
+    def _enqueue(self, X: torch.Tensor) -> None:
+        """FIFO ring buffer: write X (B, d) at bank_ptr, overwriting the oldest columns."""
+        Q = self.bank_size
+        if Q == 0:
+            return
+        X = X[-Q:]  # a batch larger than the bank keeps only its newest samples
+        n = X.shape[0]
+        cols = (int(self.bank_ptr) + torch.arange(n, device=self.bank.device)) % Q
+        self.bank[:, cols] = X.T.to(self.bank.dtype)
+        self.bank_ptr.fill_((int(self.bank_ptr) + n) % Q)
+        self.bank_fill.fill_(min(int(self.bank_fill) + n, Q))
+
+
+class DomainSumTransform(nn.Module):
+    """x_hat = H x with H = sum of the source and target subspace projections.
+
+    One :class:`SubspaceExtractor` (and memory bank) per domain: index 0 is the
+    source, 1..num_targets the targets. ``forward(x, targets)`` uses ``x`` itself
+    as the source features unless ``source`` is given. After each forward,
+    ``H`` (d, d) and ``bases`` (list of (d, r)) hold detached copies for logging.
+
+    Args:
+        dim, rank, bank_size, taylor_degree: as in :class:`SubspaceExtractor`.
+        num_targets: number of target domains (>= 1).
+        enabled: False makes forward the identity (the ``--no-dsft`` baseline);
+            the banks are then not updated.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        rank: int,
+        bank_size: int,
+        num_targets: int = 1,
+        taylor_degree: int = 9,
+        enabled: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_targets < 1:
+            raise ValueError(f"num_targets must be >= 1, got {num_targets}")
+        self.dim, self.num_targets, self.enabled = dim, num_targets, enabled
+        self.extractors = nn.ModuleList(
+            SubspaceExtractor(dim, rank, bank_size, taylor_degree) for _ in range(num_targets + 1)
+        )
+        self.H: torch.Tensor | None = None
+        self.bases: list[torch.Tensor] = []
+
+    def domain_sum_matrix(self, domain_features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """H (d, d) from one (..., d) feature batch per domain (source first); updates the banks."""
+        if len(domain_features) != len(self.extractors):
+            raise ValueError(
+                f"expected {len(self.extractors)} feature batches (source + targets), got {len(domain_features)}"
+            )
+        subspaces = [ext(f) for ext, f in zip(self.extractors, domain_features)]
+        H = sum(s.projection for s in subspaces)
+        self.H = H.detach()
+        self.bases = [s.basis.detach() for s in subspaces]
+        return H
+
+    def forward(
+        self, x: torch.Tensor, targets: Sequence[torch.Tensor], source: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Args: x (..., d); targets: num_targets tensors (..., d); source (..., d) or None (= x).
+
+        Returns:
+            (..., d) x @ H, or x unchanged when disabled.
+        """
+        if not self.enabled:
+            return x
+        H = self.domain_sum_matrix([x if source is None else source, *targets])
+        return x @ H.to(x.dtype)

@@ -1,0 +1,148 @@
+"""DSFT: the identities of docs/methods.md, the memory bank, and gradients through the module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from torch import nn
+
+from signprep.models.dsft import (
+    DomainSumTransform,
+    SubspaceExtractor,
+    domain_sum,
+    geodesic_flow,
+    geodesic_flow_H,
+    projection,
+)
+
+
+def _random_basis(d: int, r: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(d, r, generator=gen, dtype=torch.float64))
+    return Q
+
+
+@pytest.fixture
+def bases():
+    """Random 4-dim subspaces of R^20 (source, target), as in docs/methods.md."""
+    return _random_basis(20, 4, seed=0), _random_basis(20, 4, seed=1)
+
+
+def test_H_symmetric_and_rank_at_most_2r(bases):
+    H = domain_sum(bases)
+    torch.testing.assert_close(H, H.T, atol=0, rtol=0)
+    assert torch.linalg.matrix_rank(H) <= 8
+    # three domains: rank <= 3r, eigenvalues in [0, 3]
+    H3 = domain_sum([*bases, _random_basis(20, 4, seed=2)])
+    assert torch.linalg.matrix_rank(H3) <= 12
+    ev = torch.linalg.eigvalsh(H3)
+    assert ev.min() > -1e-12 and ev.max() < 3 + 1e-12
+
+
+def test_eigenvalues_are_one_plus_minus_cos_principal_angles(bases):
+    Bs, Bt = bases
+    theta = scipy.linalg.subspace_angles(Bs.numpy(), Bt.numpy())  # independent of our code
+    expected = np.sort(np.concatenate([1 + np.cos(theta), 1 - np.cos(theta)]))
+    ev = np.sort(np.linalg.eigvalsh(domain_sum(bases).numpy()))
+    np.testing.assert_allclose(ev[-8:], expected, atol=1e-10)
+    np.testing.assert_allclose(ev[:-8], 0.0, atol=1e-10)
+
+
+def test_domain_sum_equals_geodesic_flow_H_at_ends(bases):
+    Bs, Bt = bases
+    torch.testing.assert_close(domain_sum(bases), geodesic_flow_H(Bs, Bt, ts=(0.0, 1.0)), atol=1e-10, rtol=0)
+    # and the ends of the flow are the subspaces themselves
+    torch.testing.assert_close(projection(geodesic_flow(Bs, Bt, 0.0)), projection(Bs), atol=1e-10, rtol=0)
+    torch.testing.assert_close(projection(geodesic_flow(Bs, Bt, 1.0)), projection(Bt), atol=1e-10, rtol=0)
+    mid = geodesic_flow(Bs, Bt, 0.5)
+    torch.testing.assert_close(mid.T @ mid, torch.eye(4, dtype=torch.float64), atol=1e-10, rtol=0)
+
+
+def test_extractor_basis_is_top_left_singular_vectors():
+    torch.manual_seed(0)
+    ext = SubspaceExtractor(dim=12, rank=3, bank_size=0).double()
+    X = torch.randn(30, 12, dtype=torch.float64)
+    out = ext(X)
+    U, _, _ = torch.linalg.svd(X.T, full_matrices=False)
+    torch.testing.assert_close(out.projection, projection(U[:, :3]), atol=1e-10, rtol=0)
+    assert out.basis.shape == (12, 3)
+
+
+def test_memory_bank_fifo_sizes_and_eval():
+    ext = SubspaceExtractor(dim=4, rank=2, bank_size=5)
+    batches = [torch.full((2, 4), float(i)) for i in range(1, 5)]  # samples 1,1,2,2,3,3,4,4
+    ext(batches[0])
+    assert int(ext.bank_fill) == 2 and ext.memory().shape == (4, 2)
+    for b in batches[1:]:
+        ext(b)
+    assert int(ext.bank_fill) == 5 and ext.bank.shape == (4, 5)
+    # the 5 newest samples remain: 2 (one of two), 3, 3, 4, 4
+    assert sorted(ext.memory()[0].tolist()) == [2.0, 3.0, 3.0, 4.0, 4.0]
+    ext.eval()
+    before = ext.bank.clone()
+    ext(torch.full((3, 4), 9.0))
+    torch.testing.assert_close(ext.bank, before)
+    ext.train()
+    ext(torch.full((7, 4), 7.0))  # batch larger than the bank: keeps the newest 5
+    assert ext.memory()[0].tolist() == [7.0] * 5
+
+
+def test_bank_is_detached_and_gradients_reach_only_the_batch():
+    torch.manual_seed(1)
+    ext = SubspaceExtractor(dim=6, rank=2, bank_size=8)
+    old = torch.randn(4, 6, requires_grad=True)
+    ext(old)
+    assert not ext.bank.requires_grad
+    new = torch.randn(4, 6, requires_grad=True)
+    ext(new).projection.sum().backward()
+    assert old.grad is None  # no graph through the bank back to the enqueued batch
+    assert new.grad is not None and torch.isfinite(new.grad).all()
+
+
+def test_rank_deficient_batch_gives_finite_gradients():
+    torch.manual_seed(2)
+    dsft = DomainSumTransform(dim=16, rank=4, bank_size=0)
+    row = torch.randn(1, 16)
+    x = row.repeat(6, 1).requires_grad_()  # rank-1 batch, fewer samples than rank
+    t = torch.randn(2, 16).repeat(3, 1).requires_grad_()  # rank 2
+    x_hat = dsft(x, [t])
+    ((x_hat - 1.0) ** 2).sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(t.grad).all()
+    assert x.grad.abs().sum() > 0
+
+
+def test_transform_output_H_and_disable():
+    torch.manual_seed(3)
+    dsft = DomainSumTransform(dim=8, rank=2, bank_size=16, num_targets=2)
+    x, t1, t2 = torch.randn(5, 8), torch.randn(5, 8), torch.randn(5, 8)
+    x_hat = dsft(x, [t1, t2])
+    assert x_hat.shape == (5, 8) and len(dsft.bases) == 3
+    torch.testing.assert_close(dsft.H, domain_sum(dsft.bases))
+    torch.testing.assert_close(x_hat, x @ dsft.H)
+    with pytest.raises(ValueError, match="feature batches"):
+        dsft(x, [t1])
+    off = DomainSumTransform(dim=8, rank=2, bank_size=16, enabled=False)
+    assert off(x, [t1]) is x and int(off.extractors[0].bank_fill) == 0
+
+
+def test_trains_inside_a_small_network():
+    torch.manual_seed(4)
+    encoder = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16))
+    dsft = DomainSumTransform(dim=16, rank=4, bank_size=32)
+    head = nn.Linear(16, 3)
+    text = nn.Embedding(3, 16)  # stand-in for gloss text embeddings (the target domain)
+    params = [*encoder.parameters(), *head.parameters(), *text.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-2)
+    losses = []
+    for _ in range(5):
+        x, y = torch.randn(8, 10), torch.randint(0, 3, (8,))
+        loss = nn.functional.cross_entropy(head(dsft(encoder(x), [text(y)])), y)
+        opt.zero_grad()
+        loss.backward()
+        assert all(p.grad is None or torch.isfinite(p.grad).all() for p in params)
+        opt.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all()
+    assert int(dsft.extractors[0].bank_fill) == 32
