@@ -7,7 +7,8 @@ stacks each added entry over time into a (T, ...) dataset of the sample, so a
 stage never sees files, shards or other samples.
 
 Frame record keys provided by the decoder: `rgb` (H x W x 3 uint8, the stored
-frame geometry) and `index` (0-based source frame index). Entries whose names
+frame geometry; read-only, as it may share the decoder's buffer: copy before
+drawing on it) and `index` (0-based source frame index). Entries whose names
 start with "_" are shared with later stages but never stored (Holistic's
 `_segmentation`, `FrameFit.apply_cached`'s `_fitted`).
 """
