@@ -18,9 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
-class ConfigError(ValueError):
-    """A configuration file is invalid; the message names the file and the key."""
+from signprep.config_errors import ConfigError, format_validation_error
 
 
 class _Strict(BaseModel):
@@ -146,24 +144,13 @@ class PipelineConfig(_Strict):
         return json.dumps(self.model_dump(), sort_keys=True)
 
 
-def _format_validation_error(source: str, err: ValidationError) -> str:
-    lines = [f"invalid pipeline configuration {source}:"]
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown key")
-        else:
-            lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
-
-
 def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"invalid pipeline configuration {source}: expected a mapping at the top level")
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(source, e)) from None
+        raise ConfigError(format_validation_error("pipeline", source, e)) from None
 
 
 def _shipped_pipelines_dir() -> Path | None:

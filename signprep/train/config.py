@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from signprep.pipeline import ConfigError
+from signprep.config_errors import ConfigError, format_validation_error
 
 __all__ = ["ConfigError", "SchedulerConfig", "TrainConfig", "load_train_config"]
 
@@ -58,17 +58,6 @@ class TrainConfig(BaseModel):
 C = TypeVar("C", bound=TrainConfig)
 
 
-def _format_validation_error(source: str, err: ValidationError) -> str:
-    lines = [f"invalid training configuration {source}:"]
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown key")
-        else:
-            lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
-
-
 def parse_train_config(data: object, cls: type[C] = TrainConfig, source: str = "<config>") -> C:
     """Validate a mapping (e.g. parsed YAML) as `cls`; raises `ConfigError` naming `source` and the keys."""
     if data is None:
@@ -78,7 +67,7 @@ def parse_train_config(data: object, cls: type[C] = TrainConfig, source: str = "
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(source, e)) from None
+        raise ConfigError(format_validation_error("training", source, e)) from None
 
 
 def load_train_config(path: str | Path, cls: type[C] = TrainConfig) -> C:
