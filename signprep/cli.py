@@ -251,5 +251,55 @@ def render(
                 typer.echo(f"{sample_id}: {out / f'{sample_id}.mp4'}")
 
 
+# --------------------------------------------------------------------------- training
+train_app = typer.Typer(no_args_is_help=True, help="Train a model on a shard directory (needs the `train` extra).")
+embed_app = typer.Typer(no_args_is_help=True, help="Write a trained model's features for a shard directory.")
+app.add_typer(train_app, name="train")
+app.add_typer(embed_app, name="embed")
+
+
+@train_app.command("dsft")
+def train_dsft_cmd(
+    shards: Annotated[Path, typer.Option("--shards", help="Shard directory (train and test splits).")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Model config YAML.")] = Path("models/dsft.yaml"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (last.pt, metrics.csv, tb/).")] = Path(
+        "runs/dsft"
+    ),
+    dsft: Annotated[bool, typer.Option("--dsft/--no-dsft", help="--no-dsft: the same model without H.")] = True,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the config's epochs.")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
+) -> None:
+    """Train visual encoder + DSFT + classifier (docs/methods.md, "Domain-sum feature transformation")."""
+    from signprep.pipeline import ConfigError
+    from signprep.train import load_train_config
+    from signprep.trainers.dsft import DSFTConfig, train_dsft
+
+    try:
+        cfg = load_train_config(config, DSFTConfig)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    if epochs is not None:
+        cfg = cfg.model_copy(update={"epochs": epochs})
+    if not (shards / "shard_index.json").is_file():
+        raise _fail(f"{shards}: not a shard directory")
+    trainer = train_dsft(shards, cfg, out, use_dsft=dsft, resume=resume)
+    typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, dsft={'on' if dsft else 'off'}) -> {out}")
+
+
+@embed_app.command("dsft")
+def embed_dsft_cmd(
+    shards: Annotated[Path, typer.Option("--shards", help="Shard directory to embed.")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="last.pt of a `signprep train dsft` run.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Features file (.h5 or .npz).")] = Path("features.h5"),
+) -> None:
+    """Write the DSFT-transformed features (sample_id, label, split, features) of every sample."""
+    from signprep.trainers.dsft import embed_dsft
+
+    if not checkpoint.is_file():
+        raise _fail(f"{checkpoint}: no such checkpoint")
+    path = embed_dsft(shards, checkpoint, out)
+    typer.echo(f"features -> {path}")
+
+
 if __name__ == "__main__":
     app()
