@@ -7,7 +7,6 @@ reason, so one broken file costs only itself.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import time
@@ -22,6 +21,7 @@ import numpy as np
 from signprep.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
 from signprep.manifests.records import SampleRecord
 from signprep.pipeline import PipelineConfig
+from signprep.shards.index import file_sha256
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import FrameStage
 
@@ -85,14 +85,6 @@ def stages_for(pipeline: PipelineConfig) -> list[FrameStage]:
 def storage_of(pipeline: PipelineConfig) -> Storage:
     s = pipeline.storage
     return Storage(s.compression, s.compression_level, s.chunk_frames, int(s.max_shard_mb * 2**20))
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _StageFailure(Exception):

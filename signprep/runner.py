@@ -42,6 +42,7 @@ from signprep.shards.writer import PARTS_DIR, ShardPacker
 log = logging.getLogger(__name__)
 
 ERRORS_NAME = "extract_errors.jsonl"
+SUMMARY_NAME = "extract_summary.json"  # the last run's summary, for scripts
 LOGS_DIR = "logs"
 
 
@@ -178,6 +179,7 @@ def run_extract(
             packer.flush()  # keep every finished sample, even on Ctrl-C
             summary.seconds = time.perf_counter() - t0
             _write_errors(out_dir, summary)
+            atomic_write_text(out_dir / SUMMARY_NAME, summary_json(summary))
     return summary
 
 
@@ -249,6 +251,7 @@ def _write_errors(out_dir: Path, summary: ExtractSummary) -> None:
 
 
 def summary_json(summary: ExtractSummary) -> str:
+    """The summary as JSON: counts, failures with their stage and error, missing sample ids, exit code."""
     d = asdict(summary)
     d["missing"] = [r.sample_id for r in summary.missing]
     d["exit_code"] = summary.exit_code

@@ -313,3 +313,9 @@ def test_duplicate_sample_ids_are_refused(tmp_path: Path, records, keypoints_pip
     with pytest.raises(ManifestError, match="duplicate sample ids.*90029"):
         run_extract(manifest, keypoints_pipeline, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_run_summary_is_written_for_scripts(reference_run):
+    out, summary, _ = reference_run
+    data = json.loads((out / "extract_summary.json").read_text())
+    assert data["done_now"] == summary.done_now and data["exit_code"] == 0 and data["missing"] == []
