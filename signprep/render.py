@@ -10,14 +10,12 @@ the same rows for every frame as an MP4.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from signprep.decode import DecodeOptions, SampleFrames
-from signprep.frame_fit import FrameFit
 from signprep.heatmaps import dequantize_heatmaps
 from signprep.keypoint_layout import HAND_EDGES, KeypointLayout
 from signprep.optical_flow import decode_flow_uint8, flow_to_rgb
@@ -61,13 +59,6 @@ def _tile(image: np.ndarray) -> np.ndarray:
     y, x = (TILE - h) // 2, (TILE_W - w) // 2
     tile[y : y + h, x : x + w] = cv2.resize(image, (w, h), interpolation=interpolation)
     return tile
-
-
-def _fit_of(sample: SampleView, attr: str) -> FrameFit | None:
-    if attr not in sample.attrs:
-        return None
-    spec = json.loads(sample.attrs[attr])
-    return FrameFit(int(sample.attrs["height"]), int(sample.attrs["width"]), *spec["size"], mode=spec["mode"])
 
 
 def _source_stream(sample: SampleView, pipeline: dict):

@@ -40,19 +40,10 @@ def test_all_stages_store_aligned_time_axes_and_verify(all_stages_run):
         # heatmap peaks sit on the keypoints mapped by the same fit as the frames
         hm = s.read("heatmaps", frames=slice(10, 11))[0].astype(np.float32)
         nose = s.read("keypoints", frames=slice(10, 11))[0, 0, :2]
-        fit = json_fit(s)
+        fit = s.fit("heatmap_fit")
         peak = np.unravel_index(hm[0].argmax(), hm[0].shape)
         expected = fit.map_points(nose)
         assert abs(peak[1] + 0.5 - expected[0]) <= 1 and abs(peak[0] + 0.5 - expected[1]) <= 1
-
-
-def json_fit(sample):
-    import json
-
-    from signprep.frame_fit import FrameFit
-
-    spec = json.loads(sample.attrs["heatmap_fit"])
-    return FrameFit(sample.attrs["height"], sample.attrs["width"], *spec["size"], mode=spec["mode"])
 
 
 def test_the_all_stages_pipeline_resumes_and_isolates_a_broken_video(all_stages_run, tmp_path, records):

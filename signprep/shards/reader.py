@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from signprep.frame_fit import FrameFit
 from signprep.keypoint_layout import KeypointLayout
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file
@@ -59,6 +60,11 @@ class SampleView:
         layout = self.layout()
         idx = layout.subset(subset)
         return self.read("keypoints", frames)[:, idx]
+
+    def fit(self, attr: str) -> FrameFit:
+        """The `FrameFit` a stage stored in `attr` (e.g. "person_mask_fit"): stored-frame -> its pixels."""
+        spec = json.loads(self.attrs[attr])
+        return FrameFit(int(self.attrs["height"]), int(self.attrs["width"]), *spec["size"], mode=spec["mode"])
 
     def layout(self) -> KeypointLayout:
         components = json.loads(self.attrs["keypoint_layout"])

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from signprep.decode import VideoInfo
-from signprep.frame_fit import FrameFit
 from signprep.keypoint_layout import KeypointLayout
 from signprep.shards import ShardReader
 from signprep.stages.hand_crops import HandCrops
 
 LAYOUT = KeypointLayout()
-
-
-def _fit(sample, attr: str) -> FrameFit:
-    spec = json.loads(sample.attrs[attr])
-    return FrameFit(sample.attrs["height"], sample.attrs["width"], *spec["size"], mode=spec["mode"])
 
 
 def test_the_person_mask_covers_the_signers_head_and_chest(all_stages_run):
@@ -27,7 +19,7 @@ def test_the_person_mask_covers_the_signers_head_and_chest(all_stages_run):
         for sid in reader:
             s = reader[sid]
             mask, kp = s.read("person_mask"), s.read("keypoints")
-            fit = _fit(s, "person_mask_fit")
+            fit = s.fit("person_mask_fit")
             shoulders = kp[:, [11, 12], :2].mean(1)
             chest = shoulders + np.array([0, 0.3]) * np.abs(kp[:, 11, :1] - kp[:, 12, :1])
             for name, points in (("nose", kp[:, 0, :2]), ("chest", chest)):
