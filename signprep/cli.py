@@ -18,15 +18,9 @@ from typing import Annotated
 import typer
 
 from signprep import __version__
+from signprep.commands import EXIT_FAILED, EXIT_LOCKED, dsft, fail
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 3, 130
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -70,7 +64,7 @@ def _build(dataset: str, root: Path, subset=None, videos=None, metadata=None, cl
     try:
         return build_manifest(dataset, root, **options)
     except ManifestError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
 
 
 @app.command()
@@ -123,24 +117,24 @@ def extract(
     try:
         config = load_pipeline(pipeline)
     except ConfigError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     if manifest_file is not None:
         try:
             records = read_manifest(manifest_file)
         except ManifestError as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
         present = [r for r in records if Path(r.video_path).is_file()]
         m = Manifest(present, [r for r in records if not Path(r.video_path).is_file()])
     elif root is not None:
         m = _build(dataset, root, subset, videos, metadata, class_list)
     else:
-        raise _fail("give --root (with --dataset) or --manifest")
+        raise fail("give --root (with --dataset) or --manifest")
     try:
         summary = run_extract(m, config, out, workers=workers, force=force, progress=progress)
     except (OutputLocked, PipelineMismatch) as e:
-        raise _fail(str(e), EXIT_LOCKED) from None
+        raise fail(str(e), EXIT_LOCKED) from None
     except ManifestError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     typer.echo(summary.render())
     raise typer.Exit(summary.exit_code)
 
@@ -156,7 +150,7 @@ def inspect(
     try:
         reader = ShardReader(root)
     except SchemaError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     with reader:
         idx = reader.index
         frames = sum(e["num_frames"] for e in idx.samples.values())
@@ -205,7 +199,7 @@ def verify(
     try:
         report = verify_dir(root, repair=repair, checksums=checksums)
     except SchemaError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     typer.echo(f"checked {report.shards_checked} shards, {report.samples_checked} samples")
     for p in report.problems:
         typer.echo(f"  problem: {p}")
@@ -234,13 +228,13 @@ def render(
     try:
         reader = ShardReader(root)
     except SchemaError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     out = out or root / "renders"
     with reader:
         ids = sample or list(reader)[:3]
         unknown = [s for s in ids if s not in reader]
         if unknown:
-            raise _fail(f"no such samples in {root}: {', '.join(unknown)}")
+            raise fail(f"no such samples in {root}: {', '.join(unknown)}")
         for sample_id in ids:
             view = reader[sample_id]
             png = out / f"{sample_id}.png"
@@ -258,47 +252,8 @@ app.add_typer(train_app, name="train")
 app.add_typer(embed_app, name="embed")
 
 
-@train_app.command("dsft")
-def train_dsft_cmd(
-    shards: Annotated[Path, typer.Option("--shards", help="Shard directory (train and test splits).")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="Model config YAML.")] = Path("models/dsft.yaml"),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (last.pt, metrics.csv, tb/).")] = Path(
-        "runs/dsft"
-    ),
-    dsft: Annotated[bool, typer.Option("--dsft/--no-dsft", help="--no-dsft: the same model without H.")] = True,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the config's epochs.")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
-) -> None:
-    """Train visual encoder + DSFT + classifier (docs/methods.md, "Domain-sum feature transformation")."""
-    from signprep.pipeline import ConfigError
-    from signprep.train import load_train_config
-    from signprep.trainers.dsft import DSFTConfig, train_dsft
-
-    try:
-        cfg = load_train_config(config, DSFTConfig)
-    except ConfigError as e:
-        raise _fail(str(e)) from None
-    if epochs is not None:
-        cfg = cfg.model_copy(update={"epochs": epochs})
-    if not (shards / "shard_index.json").is_file():
-        raise _fail(f"{shards}: not a shard directory")
-    trainer = train_dsft(shards, cfg, out, use_dsft=dsft, resume=resume)
-    typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, dsft={'on' if dsft else 'off'}) -> {out}")
-
-
-@embed_app.command("dsft")
-def embed_dsft_cmd(
-    shards: Annotated[Path, typer.Option("--shards", help="Shard directory to embed.")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="last.pt of a `signprep train dsft` run.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Features file (.h5 or .npz).")] = Path("features.h5"),
-) -> None:
-    """Write the DSFT-transformed features (sample_id, label, split, features) of every sample."""
-    from signprep.trainers.dsft import embed_dsft
-
-    if not checkpoint.is_file():
-        raise _fail(f"{checkpoint}: no such checkpoint")
-    path = embed_dsft(shards, checkpoint, out)
-    typer.echo(f"features -> {path}")
+train_app.command("dsft")(dsft.train)
+embed_app.command("dsft")(dsft.embed)
 
 
 if __name__ == "__main__":
