@@ -295,6 +295,10 @@ class Trainer:
             dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=shuffle, seed=cfg.seed
         )
         sampler.set_epoch(self.epoch)
+        if hasattr(dataset, "set_epoch"):
+            # seeded augmentation depends on the epoch (ShardDataset): set here, not by the trainer at the
+            # end of an epoch, so a run resumed at epoch e augments exactly as the uninterrupted run did
+            dataset.set_epoch(self.epoch)
         n = len(sampler)
         total = n // cfg.batch_size if drop_last else math.ceil(n / cfg.batch_size)
         indices = list(sampler)[self.batch_in_epoch * cfg.batch_size :]

@@ -277,7 +277,6 @@ def train_dsft(
         nonlocal bad_grads
         metrics: dict[str, float] = {"grad_nonfinite": float(bad_grads.item())}
         bad_grads = torch.zeros((), dtype=torch.long)
-        train_ds.set_epoch(epoch + 1)
         target = soft.to(trainer.device) if soft is not None else None
         for split, ds in eval_sets.items():
             for k, v in _evaluate(trainer.module, ds, config.eval_batch_size, trainer.device, target).items():
