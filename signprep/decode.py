@@ -12,6 +12,8 @@ decord's `get_batch` over all frames measured ~5x slower than `next()` here.
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +123,9 @@ def _opencv_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise DecodeError(f"OpenCV cannot open {path} (not a video, or an unsupported codec)")
+    # decord applies the container's display rotation (phone portrait clips); OpenCV 4.11's
+    # FFmpeg backend does not by default, and a fallback must yield the same upright frames.
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     try:
         info.declared_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         info.source_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -136,6 +141,53 @@ def _opencv_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
 
 
 _READERS = {"decord": _decord_frames, "opencv": _opencv_frames}
+
+# Still images renamed to .mp4: OpenCV's FFmpeg backend "decodes" them as a one-frame video.
+_IMAGE_MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def not_a_whole_video(path: str | Path) -> str | None:
+    """Why the file cannot be a complete video, from its first bytes and MP4 box sizes; None if no reason.
+
+    A download cut mid-stream with its index (moov) first still opens, and both decoders
+    then yield the frames before the cut and stop as if the video ended there: a short
+    sample with no error. MP4/MOV top-level boxes state their sizes, so a box that runs
+    past the end of the file is proof of truncation (checked on every corpus clip: none).
+    """
+    with open(path, "rb") as f:
+        head = f.read(16)
+        for magic, kind in _IMAGE_MAGIC.items():
+            if head.startswith(magic):
+                return f"not a video but a {kind} image"
+        if head[4:8] != b"ftyp":
+            return None  # not MP4/MOV: leave it to the decoders
+        file_size = os.fstat(f.fileno()).st_size
+        offset = 0
+        for _ in range(10_000):  # real files have a handful of top-level boxes
+            f.seek(offset)
+            header = f.read(16)
+            if len(header) < 8:
+                break
+            size, kind = struct.unpack(">I4s", header[:8])
+            if size == 1 and len(header) == 16:
+                size = struct.unpack(">Q", header[8:])[0]  # 64-bit size
+            elif size == 0:
+                break  # "to the end of the file"
+            if size < 8:
+                return f"damaged MP4 (box {kind!r} at byte {offset} has size {size})"
+            if offset + size > file_size:
+                return (
+                    f"truncated MP4: box {kind.decode('latin-1')!r} at byte {offset} needs {size} bytes "
+                    f"but the file ends {offset + size - file_size} bytes short (an interrupted download?)"
+                )
+            offset += size
+    return None
 
 
 def count_frames(path: str | Path) -> int:
@@ -181,6 +233,9 @@ class SampleFrames:
             raise DecodeError(f"video file not found: {self.path}")
         if Path(self.path).stat().st_size == 0:
             raise DecodeError(f"video file is empty (0 bytes): {self.path}")
+        problem = not_a_whole_video(self.path)
+        if problem:
+            raise DecodeError(f"{problem}: {self.path}")
 
     def attempts(self) -> Iterator[tuple[str, Iterator[DecodedFrame]]]:
         """Yield (decoder name, frame iterator) for each decoder to try, in order."""

@@ -79,10 +79,46 @@ class SampleRecord:
         unknown = set(d) - known
         if unknown:
             raise ManifestError(f"unknown manifest fields {sorted(unknown)}")
+        missing = sorted(f.name for f in fields(cls) if f.name in _REQUIRED and f.name not in d)
+        if missing:
+            raise ManifestError(f"missing manifest fields {missing}")
+        # A manifest is data from elsewhere: a wrong type would otherwise surface later as a
+        # crash or a wrong shard attribute (label "x", frame_end 2.5, bbox of two numbers).
+        for name, value in d.items():
+            kinds, wanted = _FIELD_TYPES[name]
+            if value is None and None in kinds:
+                continue
+            if isinstance(value, bool) or not isinstance(value, tuple(k for k in kinds if k is not None)):
+                raise ManifestError(f"field {name!r} must be {wanted}, got {value!r}")
         d = dict(d)
         if d.get("bbox") is not None:
-            d["bbox"] = tuple(int(v) for v in d["bbox"])
+            bbox = d["bbox"]
+            if len(bbox) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+                raise ManifestError(f"field 'bbox' must be [x1, y1, x2, y2] in pixels, got {bbox!r}")
+            d["bbox"] = tuple(int(v) for v in bbox)
+        if d.get("fps") is not None and not d["fps"] > 0:
+            raise ManifestError(f"field 'fps' must be positive, got {d['fps']!r}")
         return cls(**d)
+
+
+_REQUIRED = ("sample_id", "video_path", "dataset")
+# field -> (accepted JSON types, None = null allowed; what to say when it is wrong)
+_FIELD_TYPES: dict[str, tuple[tuple, str]] = {
+    "sample_id": ((str,), "a string"),
+    "video_path": ((str,), "a string"),
+    "dataset": ((str,), "a string"),
+    "gloss": ((str, None), "a string or null"),
+    "label": ((int,), "an integer class index"),
+    "signer_id": ((int, str, None), "an integer, a string or null"),
+    "split": ((str, None), "a string or null"),
+    "frame_start": ((int,), "an integer frame number (1-based)"),
+    "frame_end": ((int,), "an integer frame number (inclusive, -1 = end)"),
+    "fps": ((int, float, None), "a number or null"),
+    "bbox": ((list, tuple, None), "[x1, y1, x2, y2] or null"),
+    "source": ((str, None), "a string or null"),
+    "video_id": ((str, None), "a string or null"),
+    "extra": ((dict,), "a JSON object"),
+}
 
 
 @dataclass

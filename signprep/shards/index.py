@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class ShardIndex:
             index = cls(d["pipeline_hash"], d["pipeline"])
             index.shards = d["shards"]
             index.samples = d["samples"]
+            _check_structure(index)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise SchemaError(f"{path}: unreadable shard index ({e})") from None
         return index
@@ -80,3 +82,29 @@ class ShardIndex:
 
     def save(self, out_dir: Path) -> None:
         atomic_write_text(Path(out_dir) / INDEX_NAME, self.to_json())
+
+
+def _check_structure(index: ShardIndex) -> None:
+    """Raise ValueError unless the shards and samples tables have the types and cross-references
+    the writer produces. An index arrives with shards from elsewhere: a `samples` list instead of
+    a mapping made `signprep verify` check nothing and print "ok" (found by tests/hardening)."""
+    if not isinstance(index.pipeline_hash, str) or not isinstance(index.pipeline, dict):
+        raise ValueError("'pipeline_hash' must be a string and 'pipeline' a mapping")
+    if not isinstance(index.shards, dict) or not isinstance(index.samples, dict):
+        raise ValueError("'shards' and 'samples' must be mappings")
+    for sample_id, entry in index.samples.items():
+        if not isinstance(entry, dict) or entry.get("shard") not in index.shards:
+            raise ValueError(f"sample {sample_id!r} names no indexed shard")
+    for name, entry in index.shards.items():
+        # shard names become paths that verify --repair moves: never outside the directory
+        if not isinstance(name, str) or not re.fullmatch(r"shard-\d{5,}\.h5", name):
+            raise ValueError(f"shard name {name!r} is not shard-NNNNN.h5")
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("sha256"), str)
+            or not isinstance(entry.get("samples"), list)
+        ):
+            raise ValueError(f"shard {name!r}: expected {{sha256, bytes, samples: [...]}}")
+        for sample_id in entry["samples"]:
+            if not isinstance(sample_id, str) or index.samples.get(sample_id, {}).get("shard") != name:
+                raise ValueError(f"shard {name!r} lists sample {sample_id!r}, which the samples table puts elsewhere")

@@ -26,7 +26,7 @@ import numpy as np
 from signprep.frame_fit import FrameFit
 from signprep.keypoint_layout import KeypointLayout
 from signprep.shards.index import ShardIndex
-from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file
+from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file, check_sample
 
 
 class SampleView:
@@ -94,6 +94,7 @@ class ShardReader:
             )
         self.index = index
         self._files: dict[str, h5py.File] = {}
+        self._checked: set[str] = set()  # sample ids whose group passed check_sample
         self._pid = os.getpid()
 
     def __len__(self) -> int:
@@ -117,8 +118,21 @@ class ShardReader:
         f = self._files.get(shard)
         if f is None:
             path = self.root / shard
-            f = h5py.File(path, "r")
-            check_file(f, str(path))
+            try:
+                f = h5py.File(path, "r")
+            except OSError as e:  # h5py's message does not name the file
+                raise SchemaError(f"{path}: cannot open as HDF5 ({e})") from None
+            # a shard from elsewhere is checked before use: schema and the index's pipeline
+            try:
+                check_file(f, str(path))
+                if f.attrs["pipeline_hash"] != self.index.pipeline_hash:
+                    raise SchemaError(
+                        f"{path}: pipeline hash {f.attrs['pipeline_hash']} differs from the index's "
+                        f"{self.index.pipeline_hash} (a shard of another extraction)"
+                    )
+            except SchemaError:
+                f.close()
+                raise
             self._files[shard] = f
         return f
 
@@ -126,7 +140,15 @@ class ShardReader:
         entry = self.index.samples.get(sample_id)
         if entry is None:
             raise KeyError(f"no sample {sample_id!r} in {self.root}")
-        return SampleView(sample_id, self._file(entry["shard"])[SAMPLES_GROUP][sample_id])
+        path = self.root / entry["shard"]
+        samples = self._file(entry["shard"])[SAMPLES_GROUP]
+        if sample_id not in samples:
+            raise SchemaError(f"{path}: indexed sample {sample_id} is absent")
+        group = samples[sample_id]
+        if sample_id not in self._checked:  # attributes, links and shapes only: no data is read
+            check_sample(group, str(path))
+            self._checked.add(sample_id)
+        return SampleView(sample_id, group)
 
     def close(self) -> None:
         for f in self._files.values():

@@ -66,6 +66,14 @@ def check_sample(group: h5py.Group, where: str) -> None:
     if missing:
         raise SchemaError(f"{where}: sample {group.name} lacks attributes {missing}")
     n = int(group.attrs["num_frames"])
+    for name in group:
+        # Shards travel between teams: a soft or external link, or a virtual dataset, would make
+        # a reader follow it into another file (the writer only ever makes plain datasets).
+        link = group.get(name, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            raise SchemaError(f"{where}: {group.name}/{name} is a {type(link).__name__}, not a plain dataset")
+        if isinstance(group[name], h5py.Dataset) and group[name].is_virtual:
+            raise SchemaError(f"{where}: {group.name}/{name} is a virtual dataset (data in other files)")
     for name in SAMPLE_DATASETS:
         if name not in group:
             raise SchemaError(f"{where}: sample {group.name} lacks dataset {name!r}")

@@ -11,8 +11,10 @@ directory back into a consistent state before the next run.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,25 @@ from signprep.shards.index import ShardIndex
 from signprep.shards.schema import FILE_FORMAT, SAMPLES_GROUP, SCHEMA_VERSION, content_sha256
 
 PARTS_DIR = "parts"
+
+
+class ShardWriteError(OSError):
+    """Writing a part or a shard failed (disk full, quota, I/O error); the message names the
+    file and the reason. Files already complete (indexed shards, finished parts) are intact."""
+
+
+def _write_failure(path: Path, error: BaseException) -> ShardWriteError:
+    """One clear line for a failed HDF5 write. h5py raises OSError or RuntimeError with the
+    C library's multi-line report ("errno = 28, error message = ..."); keep the errno."""
+    code = getattr(error, "errno", None)
+    if not code:
+        found = re.search(r"errno = (\d+)", str(error))
+        code = int(found.group(1)) if found else None
+    reason = (
+        os.strerror(code) if code else f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    )
+    hint = " (free space, then rerun the same command)" if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return ShardWriteError(code or errno.EIO, f"cannot write {path}: {reason}{hint}")
 
 
 @dataclass(frozen=True)
@@ -89,17 +110,22 @@ def write_part(
     attrs = dict(attrs, content_sha256=content_sha256(arrays), pipeline_hash=pipeline_hash)
     compression = None if storage.compression == "none" else storage.compression
     options = {"compression_opts": storage.compression_level} if compression == "gzip" else {}
-    with h5py.File(tmp, "w") as f:
-        _write_file_attrs(f, pipeline_json, pipeline_hash)
-        g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
-        for name, a in arrays.items():
-            chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
-            g.create_dataset(
-                name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
-            )
-        for k, v in attrs.items():
-            g.attrs[k] = _attr_value(v)
-    fsync_path(tmp)
+    try:
+        with h5py.File(tmp, "w") as f:
+            _write_file_attrs(f, pipeline_json, pipeline_hash)
+            g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
+            for name, a in arrays.items():
+                chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
+                g.create_dataset(
+                    name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
+                )
+            for k, v in attrs.items():
+                g.attrs[k] = _attr_value(v)
+        fsync_path(tmp)
+    except (OSError, RuntimeError) as e:
+        # on a full disk the half-written temp file holds space the next samples need
+        tmp.unlink(missing_ok=True)
+        raise _write_failure(final, e) from None
     tmp.replace(final)
     return final
 
@@ -119,15 +145,21 @@ def pack_parts(out_dir: Path, parts: list[Path], index: ShardIndex, *, pipeline_
     final = out_dir / name
     tmp = out_dir / (name + ".tmp")
     entries = {}
-    with h5py.File(tmp, "w") as dst:
-        _write_file_attrs(dst, pipeline_json, index.pipeline_hash)
-        samples = dst.create_group(SAMPLES_GROUP)
-        for part in parts:
-            with h5py.File(part, "r") as src:
-                for sample_id, g in src[SAMPLES_GROUP].items():
-                    src.copy(g, samples, name=sample_id)  # raw chunk copy: no recompression
-                    entries[sample_id] = _index_entry(g)
-    fsync_path(tmp)
+    try:
+        with h5py.File(tmp, "w") as dst:
+            _write_file_attrs(dst, pipeline_json, index.pipeline_hash)
+            samples = dst.create_group(SAMPLES_GROUP)
+            for part in parts:
+                with h5py.File(part, "r") as src:
+                    for sample_id, g in src[SAMPLES_GROUP].items():
+                        src.copy(g, samples, name=sample_id)  # raw chunk copy: no recompression
+                        entries[sample_id] = _index_entry(g)
+        fsync_path(tmp)
+    except (OSError, RuntimeError) as e:
+        # Disk full mid-shard: drop the partial shard (it holds space), keep the parts (they
+        # are the truth until indexed) and the index as it was; a rerun packs them.
+        tmp.unlink(missing_ok=True)
+        raise _write_failure(final, e) from None
     tmp.replace(final)
     fsync_path(out_dir)
     index.add_shard(name, final, entries)
@@ -167,6 +199,8 @@ class ShardPacker:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            pack_parts(self.out_dir, self.pending, self.index, pipeline_json=self.pipeline_json)
-        self.pending, self._pending_bytes = [], 0
+        # forget the parts before packing: if packing fails (disk full) they stay on disk for
+        # the next run, and the runner's final flush must not try (and report) the same shard again
+        pending, self.pending, self._pending_bytes = self.pending, [], 0
+        if pending:
+            pack_parts(self.out_dir, pending, self.index, pipeline_json=self.pipeline_json)
