@@ -3,18 +3,21 @@
     with OutputLock(out):                 # one writer per directory
         recover(out)                      # finish or discard what a kill left
         plan: done (indexed) / finished parts / to do / missing video
-        workers (joblib's loky processes) -> parts/<id>.h5 -> packed into shards
+        workers (loky processes or a Dask cluster) -> parts/<id>.h5 -> packed into shards
         summary + extract_errors.jsonl
 
 Workers are processes, even with `--workers 1`: MediaPipe's native logs go to
 their own fd 2 (a log file), and a crash inside a native library takes down
-one worker and fails the samples it held, not the run.
+one worker and fails the samples it held, not the run (with Dask the
+scheduler retries them on another worker; see signprep/backends.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -22,12 +25,12 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
-from joblib.externals.loky import get_reusable_executor
-from joblib.externals.loky.process_executor import TerminatedWorkerError
 from tqdm import tqdm
 
+from signprep.backends import check_backend, open_backend
 from signprep.extract import SampleResult, extract_sample, storage_of
 from signprep.lock import OutputLock
 from signprep.manifests.records import Manifest, ManifestError, SampleRecord, write_manifest
@@ -146,7 +149,15 @@ def run_extract(
     force: bool = False,
     progress: bool = True,
     on_result: Callable[[SampleResult], None] | None = None,
+    backend: str = "loky",
+    address: str | None = None,
 ) -> ExtractSummary:
+    """Extract every record of `manifest` not yet in `out_dir`'s shards.
+
+    backend: "loky" (processes on this machine) or "dask" (signprep.backends): a
+    local Dask cluster of `workers` processes, or the existing cluster at `address`.
+    """
+    check_backend(backend, address)  # a wrong option fails before the output directory is touched
     out_dir = Path(out_dir)
     ids = Counter(r.sample_id for r in manifest.records + manifest.missing)
     duplicates = sorted(i for i, n in ids.items() if n > 1)
@@ -172,27 +183,39 @@ def run_extract(
         todo.sort(key=_file_size, reverse=True)
         t0 = time.perf_counter()
         try:
-            _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, on_result)
+            # started only if there is work
+            start_backend = partial(open_backend, backend, workers, address, str(out_dir / LOGS_DIR / "cluster.log"))
+            _run_parallel(todo, pipeline, out_dir, packer, summary, progress, on_result, start_backend)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
-            packer.flush()  # keep every finished sample, even on Ctrl-C
-            summary.seconds = time.perf_counter() - t0
-            _write_errors(out_dir, summary)
-            atomic_write_text(out_dir / SUMMARY_NAME, summary_json(summary))
+            stopping_error = sys.exc_info()[1]  # e.g. the disk filled up while packing a shard
+            try:
+                packer.flush()  # keep every finished sample, even on Ctrl-C
+                summary.seconds = time.perf_counter() - t0
+                _write_errors(out_dir, summary)
+                atomic_write_text(out_dir / SUMMARY_NAME, summary_json(summary))
+            except OSError:
+                # on a full disk these writes fail as well: report the error that stopped the run
+                if stopping_error is None:
+                    raise
     return summary
 
 
-def _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, on_result) -> None:
-    parts_dir = str(out_dir / PARTS_DIR)
-    log_file = str(out_dir / LOGS_DIR / "native.log")
-    bar = tqdm(total=len(todo), desc="extract", unit="video", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    pending = list(reversed(todo))
+def _run_parallel(todo, pipeline, out_dir, packer, summary, progress, on_result, start_backend) -> None:
+    if not todo:
+        return  # nothing to run: start no workers (or cluster)
+    # absolute paths: a Dask worker may run in another directory or on another machine (shared filesystem)
+    parts_dir = os.path.abspath(out_dir / PARTS_DIR)
+    log_file = os.path.abspath(out_dir / LOGS_DIR / "native.log")
+    pending = [_with_absolute_video(r) for r in reversed(todo)]
     in_flight: dict[Future, SampleRecord] = {}
-    executor = get_reusable_executor(max_workers=workers, timeout=60)
+    executor = start_backend()
+    bar = tqdm(total=len(todo), desc="extract", unit="video", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     try:
         while pending or in_flight:
-            while pending and len(in_flight) < 2 * workers:  # a small queue keeps every worker fed
+            queue_size = 2 * executor.slots  # asked each round: a cluster may gain or lose workers
+            while pending and len(in_flight) < queue_size:  # a small queue keeps every worker fed
                 record = pending.pop()
                 in_flight[executor.submit(_worker, record, pipeline, parts_dir, log_file)] = record
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -200,19 +223,12 @@ def _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, o
                 record = in_flight.pop(future)
                 try:
                     result = future.result()
-                except TerminatedWorkerError as e:  # a native crash (or OOM kill) in a worker
-                    result = SampleResult(
-                        record.sample_id,
-                        "failed",
-                        record.video_path,
-                        stage="worker",
-                        error=f"worker process died while extracting {record.video_path}: {e}",
-                    )
-                    executor = get_reusable_executor(max_workers=workers, timeout=60)
                 except Exception as e:
-                    result = SampleResult(
-                        record.sample_id, "failed", record.video_path, stage="worker", error=f"{type(e).__name__}: {e}"
-                    )
+                    if executor.worker_died(e):  # a native crash or OOM kill (dask: on every retry)
+                        error = f"worker process died while extracting {record.video_path}: {e}"
+                    else:
+                        error = f"{type(e).__name__}: {e}"
+                    result = SampleResult(record.sample_id, "failed", record.video_path, stage="worker", error=error)
                 _record_result(result, packer, summary)
                 if on_result:
                     on_result(result)
@@ -220,10 +236,17 @@ def _run_parallel(todo, pipeline, out_dir, workers, packer, summary, progress, o
                 fps = summary.frames / max(bar.format_dict["elapsed"], 1e-9)
                 bar.set_postfix(failed=len(summary.failed), fps=f"{fps:.1f}")
     except KeyboardInterrupt:
-        executor.shutdown(wait=False, kill_workers=True)
+        executor.abort()
         raise
     finally:
+        executor.close()
         bar.close()
+
+
+def _with_absolute_video(record: SampleRecord) -> SampleRecord:
+    if os.path.isabs(record.video_path):
+        return record
+    return dataclasses.replace(record, video_path=os.path.abspath(record.video_path))
 
 
 def _record_result(result: SampleResult, packer: ShardPacker, summary: ExtractSummary) -> None:

