@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from signprep import __version__
-from signprep.commands import EXIT_FAILED, EXIT_LOCKED, dsft, fail
+from signprep.commands import EXIT_FAILED, EXIT_LOCKED, disentangle, dsft, fail, handpose, plan, siamese
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -98,7 +98,9 @@ def extract(
         Path | None, typer.Option("--manifest", help="A manifest file instead of --dataset/--root.")
     ] = None,
     pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline file or shipped name.")] = "keypoints",
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = os.cpu_count() or 1,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Worker processes (loky, or a local Dask cluster).")
+    ] = os.cpu_count() or 1,
     subset: SubsetOpt = None,
     videos: VideosOpt = None,
     metadata: MetadataOpt = None,
@@ -107,12 +109,31 @@ def extract(
         bool, typer.Option("--force", help="Delete existing shards and extract everything again.")
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="loky: worker processes on this machine. dask: a Dask cluster (needs signprep's dask extra); "
+            "the task of a worker that dies is retried on another worker.",
+        ),
+    ] = "loky",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            help="Scheduler address of an existing Dask cluster (tcp://host:8786); without it --backend dask "
+            "starts a local cluster of --workers processes. Every worker must see --out and the videos at the "
+            "same paths (a shared filesystem) and have signprep installed.",
+        ),
+    ] = None,
 ) -> None:
     """Extract features of every sample into HDF5 shards; resumable, skips finished samples."""
+    from signprep.backends import BackendError
     from signprep.lock import OutputLocked
     from signprep.manifests import Manifest, ManifestError, read_manifest
     from signprep.pipeline import ConfigError, load_pipeline
     from signprep.runner import PipelineMismatch, run_extract
+    from signprep.shards import SchemaError
 
     try:
         config = load_pipeline(pipeline)
@@ -130,11 +151,17 @@ def extract(
     else:
         raise fail("give --root (with --dataset) or --manifest")
     try:
-        summary = run_extract(m, config, out, workers=workers, force=force, progress=progress)
+        summary = run_extract(
+            m, config, out, workers=workers, force=force, progress=progress, backend=backend, address=address
+        )
     except (OutputLocked, PipelineMismatch) as e:
         raise fail(str(e), EXIT_LOCKED) from None
-    except ManifestError as e:
+    except (ManifestError, BackendError) as e:
         raise fail(str(e)) from None
+    except SchemaError as e:  # an unreadable shard_index.json in --out: say so, no traceback
+        raise fail(str(e)) from None
+    except OSError as e:  # disk full, permissions: the message names the file; finished samples are kept
+        raise fail(str(e), EXIT_FAILED) from None
     typer.echo(summary.render())
     raise typer.Exit(summary.exit_code)
 
@@ -254,6 +281,12 @@ app.add_typer(embed_app, name="embed")
 
 train_app.command("dsft")(dsft.train)
 embed_app.command("dsft")(dsft.embed)
+train_app.command("handpose")(handpose.train)
+train_app.command("siamese")(siamese.train)
+embed_app.command("siamese")(siamese.embed)
+app.command("plan")(plan.plan)
+train_app.command("disentangle")(disentangle.train)
+embed_app.command("disentangle")(disentangle.embed)
 
 
 if __name__ == "__main__":

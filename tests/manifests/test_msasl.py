@@ -76,9 +76,7 @@ def test_classes_give_the_canonical_gloss(msasl_dir: Path, no_videos: Path, test
 
 def test_split_files_by_name_or_mapping(tmp_path: Path, msasl_dir: Path, no_videos: Path):
     by_name = prepare_msasl(tmp_path, split_files=[msasl_dir / "MSASL_test.json"], videos_dir=no_videos)
-    by_mapping = prepare_msasl(
-        tmp_path, split_files={"val": msasl_dir / "MSASL_test.json"}, videos_dir=no_videos
-    )
+    by_mapping = prepare_msasl(tmp_path, split_files={"val": msasl_dir / "MSASL_test.json"}, videos_dir=no_videos)
     assert len(by_name.missing) == len(by_mapping.missing) == 4172
     assert by_mapping.missing[0].sample_id == "msasl-val-00000"
     with pytest.raises(ManifestError, match="cannot tell the split"):

@@ -81,9 +81,7 @@ def test_relative_paths_resolve_against_root(tmp_path: Path, sample: Path):
     table = tmp_path / "mine.csv"
     table.write_text("Video_Path,GLOSS,Label,Split\nvideos/90012.mp4,football,7,val\nvideos/nope.mp4,,,\n")
     manifest = prepare_csv(table, root=sample)
-    assert [(r.sample_id, r.gloss, r.label, r.split) for r in manifest.records] == [
-        ("90012", "football", 7, "val")
-    ]
+    assert [(r.sample_id, r.gloss, r.label, r.split) for r in manifest.records] == [("90012", "football", 7, "val")]
     assert [(r.sample_id, r.gloss, r.label) for r in manifest.missing] == [("nope", None, -1)]
     assert manifest.missing[0].video_path == str(sample / "videos" / "nope.mp4")
 

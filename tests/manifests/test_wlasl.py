@@ -188,9 +188,7 @@ def test_unknown_subset_size_names_where_it_looked(sample: Path):
 # --- compression and round trips ---------------------------------------------------
 
 
-def test_gzip_and_plain_metadata_give_identical_records(
-    tmp_path: Path, full_dir: Path, full_build, no_videos: Path
-):
+def test_gzip_and_plain_metadata_give_identical_records(tmp_path: Path, full_dir: Path, full_build, no_videos: Path):
     plain = tmp_path / "WLASL_v0.3.json"
     plain.write_bytes(gzip.decompress((full_dir / "WLASL_v0.3.json.gz").read_bytes()))
     assert prepare_wlasl(tmp_path, videos_dir=no_videos).missing == full_build[0].missing

@@ -1,0 +1,178 @@
+"""Hand-pose and siamese trainers end to end on real hand-crop shards of the sample corpus (CPU).
+
+Four short clips, decoded at 12 fps: eat and yes, each by signer 901 (train) and 912 (test),
+so the by-signer split holds out signer 912 and the low-shot task has two glosses.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from signprep.cli import app
+from signprep.models.handpose import HandPoseNet
+from signprep.train import seed_everything
+from signprep.trainers.hand_crops import HandCropSet, signer_split
+from signprep.trainers.siamese import SiameseConfig, load_siamese, train_siamese
+
+PAIR_IDS = ("90008", "90009", "90039", "90040")
+HANDPOSE_TINY = dict(
+    epochs=2,
+    restarts=[],
+    batch_size=16,
+    expand=1,
+    frame_stride=2,
+    eval_max_crops=32,
+    eval_batch_size=64,
+    progress=False,
+    log_every=1,
+    device="cpu",
+)
+SIAMESE_TINY = dict(
+    epochs=3,
+    restarts=[],
+    embed_dim=4,
+    dp_layers=2,
+    samples_per_class=8,
+    frame_stride=2,
+    progress=False,
+    log_every=1,
+    device="cpu",
+)
+
+
+@pytest.fixture(scope="session")
+def hand_shards(tmp_path_factory, records, write_pipeline) -> Path:
+    from signprep.manifests import Manifest
+    from signprep.pipeline import load_pipeline
+    from signprep.runner import run_extract
+
+    root = tmp_path_factory.mktemp("hand-crops-pairs")
+    pipeline_file = write_pipeline(root / "hand-crops-12fps.yaml", decode={"fps": 12}, stages={"hand_crops": {}})
+    pipeline = load_pipeline(pipeline_file)
+    summary = run_extract(Manifest([records[i] for i in PAIR_IDS]), pipeline, root / "out", workers=2, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
+    return root / "out"
+
+
+def _write_config(path: Path, base: str, values: dict) -> Path:
+    data = yaml.safe_load(Path(base).read_text()) if Path(base).is_file() else {}
+    data.update(values)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _metrics(out: Path) -> dict[str, list[float]]:
+    rows: dict[str, list[float]] = {}
+    with (out / "metrics.csv").open() as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["name"], []).append(float(r["value"]))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def handpose_run(hand_shards, tmp_path_factory) -> Path:
+    """`signprep train handpose` through the CLI with the shipped config, shrunk."""
+    root = tmp_path_factory.mktemp("handpose-run")
+    config = _write_config(root / "handpose.yaml", "models/handpose.yaml", HANDPOSE_TINY)
+    out = root / "run"
+    r = CliRunner().invoke(app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(config), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_crops_split_by_signer(hand_shards):
+    crops = HandCropSet.load(hand_shards)
+    assert len(crops) > 20 and crops.images.shape[1:] == (64, 64, 3) and crops.images.dtype == torch.uint8
+    assert (crops.sources == 1).all() and (crops.keypoints > 0).any()  # landmark crops carry targets
+    train, test, held = signer_split(crops.signers, crops.splits)
+    assert held == ["912"] and train.any() and test.any()
+    assert {crops.signers[i] for i in np.flatnonzero(train)} == {"901"}
+    assert len(HandCropSet.load(hand_shards, frame_stride=3)) < len(crops)
+
+
+def test_handpose_training(handpose_run):
+    m = _metrics(handpose_run)
+    assert all(np.isfinite(m["train/loss"]))
+    # SGD with Nesterov momentum on the warm-restart schedule: lr 0.1, then half way to lr_min
+    assert sorted({round(v, 6) for v in m["train/lr"]}) == [0.05005, 0.1]
+    ckpt = torch.load(handpose_run / "last.pt", weights_only=True)
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["nesterov"] and group["momentum"] == 0.9
+    seed_everything(0)  # the trainer's initialisation, so only training can tell the weights apart
+    start = HandPoseNet(expand=1).state_dict()
+    assert not torch.allclose(ckpt["model"]["decoder.12.weight"], start["decoder.12.weight"])
+    assert len(m["eval_test/keypoint_error_px"]) == 2
+    report = json.loads((handpose_run / "handpose_eval.json").read_text())
+    assert report["test_signers"] == ["912"] and report["train_signers"] == ["901"]
+    err = report["test"]["keypoint_error_px"]
+    assert report["test"]["crops"] > 0 and 0 <= err < 64 * np.sqrt(2)
+    assert 0 < report["mean_pose_baseline_px"] < 64
+
+
+def test_siamese_training_lowshot_and_embedding(hand_shards, handpose_run, tmp_path):
+    out = tmp_path / "siamese"
+    config = _write_config(tmp_path / "siamese.yaml", "models/siamese.yaml", SIAMESE_TINY)
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        ["train", "siamese", "--shards", str(hand_shards), "-c", str(config), "-o", str(out),
+         "--handpose", str(handpose_run / "last.pt")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "heldout_signer: top-1" in r.output
+    m = _metrics(out)
+    assert all(np.isfinite(m["train/loss"])) and len(m["alpha"]) == 3
+    report = json.loads((out / "lowshot.json").read_text())
+    assert report["test_signers"] == ["912"] and report["training_classes"] == 2 and report["pos_weight"] == 1.0
+    for rule in ("max", "mean"):
+        res = report[f"heldout_signer/{rule}"]
+        assert res["class_names"] == ["eat", "yes"] and res["chance_top1"] == 0.5
+        assert 0 <= res["top1"] <= 1 and res["top2"] == 1.0  # 2 classes
+        assert np.sum(res["confusion"]) == res["queries"] > 0 and res["samples"] == 2
+    image = cv2.imread(str(out / "confusion_heldout_signer.png"))
+    assert image is not None and image.shape[0] > 60
+
+    # frozen encoder: training changed the head only
+    model, _, _ = load_siamese(out / "last.pt")
+    start = torch.load(handpose_run / "last.pt", weights_only=True)["model"]
+    assert torch.equal(model.encoder[1].body[0].weight, start["encoder.1.body.0.weight"])
+
+    r = runner.invoke(
+        app, ["embed", "siamese", "--shards", str(hand_shards), "--checkpoint", str(out / "last.pt"),
+              "-o", str(tmp_path / "emb.h5")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with h5py.File(tmp_path / "emb.h5") as f:
+        crops, samples = f["crop_embedding"][:], f["embedding"][:]
+        assert crops.shape[1] == samples.shape[1] == 4 and samples.shape[0] == 4
+        assert np.allclose(np.linalg.norm(crops, axis=1), 1, atol=1e-5)
+        assert np.allclose(np.linalg.norm(samples[f["num_crops"][:] > 0], axis=1), 1, atol=1e-5)
+        assert sorted(f["sample_id"].asstr()[:]) == sorted(PAIR_IDS)
+        assert set(f["crop_source"][:]) <= {1, 2} and f["crop_sample_id"].shape[0] == crops.shape[0]
+
+
+def test_unseen_classes_need_enough_classes(hand_shards, handpose_run, tmp_path):
+    cfg = SiameseConfig(**{**SIAMESE_TINY, "holdout_classes": 2})
+    with pytest.raises(ValueError, match="only 2 classes"):
+        train_siamese(hand_shards, cfg, tmp_path / "x", handpose_checkpoint=handpose_run / "last.pt")
+
+
+def test_cli_errors(hand_shards, tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "siamese", "--shards", str(hand_shards), "-o", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "--handpose" in r.output
+    bad = _write_config(tmp_path / "bad.yaml", "models/handpose.yaml", {"betas": [0.5, 0.5]})
+    r = runner.invoke(app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(bad)])
+    assert r.exit_code == 2 and "betas" in r.output
+    r = runner.invoke(app, ["train", "handpose", "--shards", str(tmp_path)])
+    assert r.exit_code == 2 and "not a shard directory" in r.output
