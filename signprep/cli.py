@@ -1,9 +1,10 @@
 """The `signprep` command line.
 
-Exit codes (all commands): 0 success; 1 some samples failed (extract) or
-problems found (verify); 2 bad arguments, configuration or metadata; 3 the
-output directory is locked by another run or holds another pipeline's shards;
-130 interrupted (finished samples are kept; rerun to continue).
+Exit codes (all commands): 0 success; 1 some samples failed or the disk
+filled (extract; finished samples are kept) or problems found (verify);
+2 bad arguments, configuration or metadata; 3 the output directory is locked
+by another run or holds another pipeline's shards; 130 interrupted (finished
+samples are kept; rerun to continue).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Model trainers built on `signprep.train`: one module per `signprep train <model>` command."""
+"""Model trainers built on `signprep.train`: one module per `signprep train <model>` command.
 
-from signprep.trainers.dsft import DSFTConfig, DSFTModel, embed_dsft, language_aware_targets, train_dsft
-
-__all__ = ["DSFTConfig", "DSFTModel", "embed_dsft", "language_aware_targets", "train_dsft"]
+dsft, disentangle (+ disentangle_report), handpose, siamese (+ hand_crops, their shared crop
+loading). Import the one you need, e.g. `from signprep.trainers.dsft import train_dsft`: importing
+this package loads no trainer.
+"""
