@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from signprep.shards.atomic import atomic_write_text
+
 # Sample ids become HDF5 group names and file names of staging parts, so they
 # must not carry path separators or traversal.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
@@ -136,10 +138,7 @@ def write_manifest(records: Iterable[SampleRecord], path: Path) -> None:
     """Write records as JSON lines, atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(r.to_json() + "\n" for r in records)
-    tmp.replace(path)
+    atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))
 
 
 def read_manifest(path: Path) -> list[SampleRecord]:

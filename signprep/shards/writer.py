@@ -11,10 +11,8 @@ directory back into a consistent state before the next run.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,30 +21,11 @@ import h5py
 import numpy as np
 
 from signprep import __version__
-from signprep.shards.atomic import fsync_path
+from signprep.shards.atomic import fsync_path, write_failure
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import FILE_FORMAT, SAMPLES_GROUP, SCHEMA_VERSION, content_sha256
 
 PARTS_DIR = "parts"
-
-
-class ShardWriteError(OSError):
-    """Writing a part or a shard failed (disk full, quota, I/O error); the message names the
-    file and the reason. Files already complete (indexed shards, finished parts) are intact."""
-
-
-def _write_failure(path: Path, error: BaseException) -> ShardWriteError:
-    """One clear line for a failed HDF5 write. h5py raises OSError or RuntimeError with the
-    C library's multi-line report ("errno = 28, error message = ..."); keep the errno."""
-    code = getattr(error, "errno", None)
-    if not code:
-        found = re.search(r"errno = (\d+)", str(error))
-        code = int(found.group(1)) if found else None
-    reason = (
-        os.strerror(code) if code else f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-    )
-    hint = " (free space, then rerun the same command)" if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
-    return ShardWriteError(code or errno.EIO, f"cannot write {path}: {reason}{hint}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +104,7 @@ def write_part(
     except (OSError, RuntimeError) as e:
         # on a full disk the half-written temp file holds space the next samples need
         tmp.unlink(missing_ok=True)
-        raise _write_failure(final, e) from None
+        raise write_failure(final, e) from None
     tmp.replace(final)
     return final
 
@@ -159,7 +138,7 @@ def pack_parts(out_dir: Path, parts: list[Path], index: ShardIndex, *, pipeline_
         # Disk full mid-shard: drop the partial shard (it holds space), keep the parts (they
         # are the truth until indexed) and the index as it was; a rerun packs them.
         tmp.unlink(missing_ok=True)
-        raise _write_failure(final, e) from None
+        raise write_failure(final, e) from None
     tmp.replace(final)
     fsync_path(out_dir)
     index.add_shard(name, final, entries)
