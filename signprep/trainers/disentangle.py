@@ -69,6 +69,7 @@ from signprep.trainers.disentangle_report import (
     probe_metrics,
     probe_model,
 )
+from signprep.trainers.features_file import write_features_file
 
 __all__ = [
     "DisentangleConfig",
@@ -453,21 +454,13 @@ def embed_disentangle(shards: str | Path, checkpoint: str | Path, out_file: str 
         arrays["frame_offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         arrays["f_a"] = np.concatenate([v.f_a for v in videos]).astype(np.float32)
         arrays["f_g"] = np.concatenate([v.f_g for v in videos]).astype(np.float32)
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    if out_file.suffix == ".npz":
-        with tmp.open("wb") as f:
-            np.savez(f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
-    else:
-        import h5py
-
-        with h5py.File(tmp, "w") as f:
-            for k, v in arrays.items():
-                f.create_dataset(k, data=v.astype(h5py.string_dtype()) if v.dtype == object else v)
-            f.attrs["appearance_dim"] = model.appearance_dim
-            f.attrs["sign_dim"] = model.sign_dim
-            f.attrs["temporal"] = config.temporal
-            f.attrs["checkpoint"] = str(checkpoint)
-    tmp.replace(out_file)
-    return out_file
+    return write_features_file(
+        out_file,
+        arrays,
+        {
+            "appearance_dim": model.appearance_dim,
+            "sign_dim": model.sign_dim,
+            "temporal": config.temporal,
+            "checkpoint": str(checkpoint),
+        },
+    )

@@ -39,6 +39,7 @@ from signprep.models.encoders import Heatmap3DCNN, KeypointTransformerEncoder
 from signprep.models.text import MINILM, TEXT_DIM, GlossTextEmbedder
 from signprep.shards import ShardReader
 from signprep.train import TrainConfig, Trainer, build_optimizer, build_scheduler, load_checkpoint, seed_everything
+from signprep.trainers.features_file import write_features_file
 
 __all__ = ["DSFTConfig", "DSFTModel", "Vocabulary", "embed_dsft", "language_aware_targets", "train_dsft"]
 
@@ -346,20 +347,8 @@ def embed_dsft(shards: str | Path, checkpoint: str | Path, out_file: str | Path,
         "logits": torch.cat(logits).numpy().astype(np.float32),
         "vocabulary_gloss": np.array(vocab.glosses, dtype=object),
     }
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    if out_file.suffix == ".npz":
-        with tmp.open("wb") as f:
-            np.savez(f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
-    else:
-        import h5py
-
-        with h5py.File(tmp, "w") as f:
-            for k, v in arrays.items():
-                f.create_dataset(k, data=v.astype(h5py.string_dtype()) if v.dtype == object else v)
-            f.attrs["feature_dim"] = config.feature_dim
-            f.attrs["use_dsft"] = config.use_dsft
-            f.attrs["checkpoint"] = str(checkpoint)
-    tmp.replace(out_file)
-    return out_file
+    return write_features_file(
+        out_file,
+        arrays,
+        {"feature_dim": config.feature_dim, "use_dsft": config.use_dsft, "checkpoint": str(checkpoint)},
+    )

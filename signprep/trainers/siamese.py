@@ -39,6 +39,7 @@ from signprep.shards import ShardReader
 from signprep.shards.atomic import atomic_write_text
 from signprep.train import Trainer, load_checkpoint, seed_everything
 from signprep.trainers.dsft import Vocabulary
+from signprep.trainers.features_file import write_features_file
 from signprep.trainers.hand_crops import HandCropSet, signer_split
 from signprep.trainers.handpose import SGDRConfig, build_sgd_warm_restarts, load_handpose, normalize_crops
 
@@ -440,21 +441,13 @@ def embed_siamese(shards: str | Path, checkpoint: str | Path, out_file: str | Pa
         "num_crops": counts,
         "embedding": sample_emb,
     }
-    out_file = Path(out_file)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    if out_file.suffix == ".npz":
-        with tmp.open("wb") as f:
-            np.savez(f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
-    else:
-        import h5py
-
-        with h5py.File(tmp, "w") as f:
-            for k, v in arrays.items():
-                f.create_dataset(k, data=v.astype(h5py.string_dtype()) if v.dtype == object else v)
-            f.attrs["alpha"] = model.head.alpha.item()
-            f.attrs["beta"] = model.head.beta.item()
-            f.attrs["embed_dim"] = config.embed_dim
-            f.attrs["checkpoint"] = str(checkpoint)
-    tmp.replace(out_file)
-    return out_file
+    return write_features_file(
+        out_file,
+        arrays,
+        {
+            "alpha": model.head.alpha.item(),
+            "beta": model.head.beta.item(),
+            "embed_dim": config.embed_dim,
+            "checkpoint": str(checkpoint),
+        },
+    )

@@ -1,0 +1,33 @@
+"""The features file every `signprep embed <model>` writes: named arrays, complete or absent.
+
+`.h5`/`.hdf5` (any suffix but `.npz`): one HDF5 dataset per array (object arrays as UTF-8
+strings) plus the given attributes. `.npz`: the same arrays (strings as numpy unicode), no
+attributes. Written to `NAME.tmp` and renamed, so a killed run never leaves half a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def write_features_file(out_file: str | Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any]) -> Path:
+    """Write `arrays` (and, for HDF5, `attrs`) to `out_file` atomically; returns its path."""
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    if out_file.suffix == ".npz":
+        with tmp.open("wb") as f:
+            np.savez(f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
+    else:
+        import h5py
+
+        with h5py.File(tmp, "w") as f:
+            for k, v in arrays.items():
+                f.create_dataset(k, data=v.astype(h5py.string_dtype()) if v.dtype == object else v)
+            f.attrs.update(attrs)
+    tmp.replace(out_file)
+    return out_file
