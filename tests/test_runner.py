@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from hardening.hardening_processes import kill_group  # one SIGKILL-and-wait for every kill test
 
 from signprep.lock import OutputLock, OutputLocked
 from signprep.manifests import Manifest, write_manifest
@@ -108,30 +108,6 @@ def _files(out: Path, with_tmp: bool = False) -> set[str]:
     return names
 
 
-def _group_alive(pgid: int) -> list[int]:
-    """Pids of live (non-zombie) processes in a process group, from /proc."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state not in ("Z", "X"):
-            alive.append(int(stat.parent.name))
-    return alive
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while _group_alive(proc.pid):
-        assert time.monotonic() < deadline, f"workers of {proc.pid} survived SIGKILL: {_group_alive(proc.pid)}"
-        time.sleep(0.05)
-
-
 def test_sigkill_at_several_moments_then_resume_equals_an_uninterrupted_run(
     tmp_path: Path, reference_run, small_manifest, write_pipeline, read_samples
 ):
@@ -167,11 +143,11 @@ def test_sigkill_at_several_moments_then_resume_equals_an_uninterrupted_run(
             time.sleep(delay)
             if proc.poll() is not None:
                 break
-            _kill_group(proc)
+            kill_group(proc)
             kills.append((label, sorted(_files(out, True))))
         finally:
             if proc.poll() is None:
-                _kill_group(proc)
+                kill_group(proc)
             log.close()
     print("kills (moment, files at the kill):", kills)
     assert kills, "no run was interrupted"
