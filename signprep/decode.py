@@ -22,6 +22,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from signprep.mp4 import top_level_box, tracks
+
 log = logging.getLogger(__name__)
 
 DecoderName = Literal["decord", "opencv"]
@@ -29,6 +31,11 @@ DecoderName = Literal["decord", "opencv"]
 
 class DecodeError(RuntimeError):
     """The video cannot be decoded; the message names the file and the reason."""
+
+
+NO_VIDEO_STREAM = "no video stream (audio-only or not a video file)"
+# FFmpeg's "no stream of the wanted type" as decord reports it (video_reader.cc, decord 0.6)
+_DECORD_NO_VIDEO = "cannot find video stream"
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,9 @@ def _decord_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
         # auto 653 fps, OpenCV 725 fps); decode is ~2% of a worker's CPU beside Holistic
         vr = decord.VideoReader(path, num_threads=0)
     except Exception as e:  # decord raises its own DECORDError, RuntimeError...
+        if _DECORD_NO_VIDEO in str(e):
+            # decord's text is a failed C++ CHECK with its source path and line: say what it means
+            raise DecodeError(f"{path}: {NO_VIDEO_STREAM}") from None
         raise DecodeError(f"decord cannot open {path}: {_first_line(e)}") from None
     info.declared_frames = len(vr)
     info.source_fps = float(vr.get_avg_fps() or 0.0)
@@ -190,6 +200,18 @@ def not_a_whole_video(path: str | Path) -> str | None:
     return None
 
 
+def mp4_without_video_track(path: str | Path) -> bool:
+    """True when an MP4/MOV file's index (`moov`) lists tracks and none of them is video.
+
+    An audio-only MP4 opens in both decoders' containers and fails only at the stream
+    lookup, with decoder-internal messages; its index says so without decoding. False
+    whenever unsure (not MP4/MOV, no `moov` box, no tracks): the decoders then decide.
+    """
+    moov = top_level_box(path, b"moov")
+    handlers = [] if moov is None else [handler for handler, _ in tracks(moov)]
+    return bool(handlers) and b"vide" not in handlers
+
+
 def count_frames(path: str | Path) -> int:
     """Frames OpenCV really decodes (not the header's claim); for tests and checks."""
     info = VideoInfo(str(path), 0.0, 0, 0, 0)
@@ -236,6 +258,8 @@ class SampleFrames:
         problem = not_a_whole_video(self.path)
         if problem:
             raise DecodeError(f"{problem}: {self.path}")
+        if mp4_without_video_track(self.path):  # before decord's C++ check failure and OpenCV's vaguer one
+            raise DecodeError(f"{self.path}: {NO_VIDEO_STREAM}")
 
     def attempts(self) -> Iterator[tuple[str, Iterator[DecodedFrame]]]:
         """Yield (decoder name, frame iterator) for each decoder to try, in order."""

@@ -17,18 +17,24 @@ below). Frame counts come, per sample, from the cheapest source that knows:
 The plan states how many samples each source covered. A pipeline that resamples
 to another `decode.fps` scales counts by target/source fps (source fps from the
 header, else the metadata, else 25).
+
+Given the extract's output directory (`read_existing_output`), samples its shard
+index already holds for this pipeline are counted apart, as extract would skip
+them, and only the rest is planned.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from signprep.manifests import Manifest, SampleRecord
+from signprep.mp4 import child, top_level_box, tracks
 from signprep.pipeline import PipelineConfig
+from signprep.shards.index import ShardIndex
+from signprep.shards.schema import INDEX_NAME, SchemaError
 
 # ------------------------------------------------------------------ measured constants
 # CPU milliseconds per output frame (process time of all threads, i.e. core-ms) and
@@ -83,62 +89,20 @@ def mp4_frame_count(path: str | Path) -> tuple[int, float] | None:
 
     Reads the top-level box headers and the `moov` box only (tens of kB), never the media data.
     """
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        offset = 0
-        while offset + 8 <= size:
-            f.seek(offset)
-            box_size, kind = struct.unpack(">I4s", f.read(8))
-            header = 8
-            if box_size == 1:
-                box_size, header = struct.unpack(">Q", f.read(8))[0], 16
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < header:
-                return None
-            if kind == b"moov":
-                return _video_track_frames(f.read(box_size - header))
-            offset += box_size
-    return None
-
-
-def _boxes(data: bytes):
-    """(kind, payload) of each box in `data`."""
-    offset = 0
-    while offset + 8 <= len(data):
-        box_size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if box_size == 1:
-            box_size, header = struct.unpack_from(">Q", data, offset + 8)[0], 16
-        elif box_size == 0:
-            box_size = len(data) - offset
-        if box_size < header:
-            return
-        yield kind, data[offset + header : offset + box_size]
-        offset += box_size
-
-
-def _child(data: bytes, *path: bytes) -> bytes | None:
-    for kind in path:
-        data = next((payload for k, payload in _boxes(data) if k == kind), None)
-        if data is None:
-            return None
-    return data
+    moov = top_level_box(path, b"moov")
+    return None if moov is None else _video_track_frames(moov)
 
 
 def _video_track_frames(moov: bytes) -> tuple[int, float] | None:
-    for kind, trak in _boxes(moov):
-        if kind != b"trak":
+    for handler, trak in tracks(moov):
+        if handler != b"vide":
             continue
-        hdlr = _child(trak, b"mdia", b"hdlr")
-        if hdlr is None or hdlr[8:12] != b"vide":
-            continue
-        stbl = _child(trak, b"mdia", b"minf", b"stbl")
-        mdhd = _child(trak, b"mdia", b"mdhd")
+        stbl = child(trak, b"mdia", b"minf", b"stbl")
+        mdhd = child(trak, b"mdia", b"mdhd")
         if stbl is None or mdhd is None:
             return None
-        stsz = _child(stbl, b"stsz")
-        stz2 = _child(stbl, b"stz2")
+        stsz = child(stbl, b"stsz")
+        stz2 = child(stbl, b"stz2")
         if stsz is not None:
             frames = struct.unpack_from(">I", stsz, 8)[0]
         elif stz2 is not None:
@@ -180,6 +144,49 @@ def _range_frames(record: SampleRecord, video_frames: int | None) -> int | None:
     return max(0, end - record.frame_start + 1)
 
 
+# ------------------------------------------------------------------ what is already extracted
+@dataclass(frozen=True)
+class ExistingOutput:
+    """An extract output directory as `signprep extract` would judge it (signprep/runner.py)."""
+
+    out_dir: str
+    frames: dict[str, int] | None = None  # sample id -> stored frames; None: no index of this pipeline
+    problem: str | None = None  # why extract would refuse the directory (without --force)
+
+
+def read_existing_output(out_dir: str | Path, pipeline: PipelineConfig) -> ExistingOutput:
+    """The samples `out_dir`'s shard index holds for `pipeline`, read without the output lock:
+    planning writes nothing and may run beside an extract.
+
+    The checks are extract's (runner `_prepare_out_dir`): a sample is done when the index names
+    it and the index's pipeline hash is this pipeline's. Another hash, or shard files without an
+    index, make extract refuse the directory; that is returned as `problem`, with nothing done.
+    Parts finished before a kill (packed by the next extract) are not counted: the plan errs on
+    the side of more work.
+    """
+    out = Path(out_dir)
+    try:
+        index = ShardIndex.load(out)
+    except SchemaError as e:
+        return ExistingOutput(str(out), problem=f"{e}; extract would stop on it")
+    if index is None:
+        if any(out.glob("shard-*.h5")):
+            return ExistingOutput(
+                str(out),
+                problem=f"{out} holds shard files but no {INDEX_NAME}: extract refuses it without --force, "
+                "which deletes them",
+            )
+        return ExistingOutput(str(out))  # new or empty: nothing extracted yet
+    if index.pipeline_hash != pipeline.content_hash():
+        return ExistingOutput(
+            str(out),
+            problem=f"{out} holds shards of another pipeline configuration ({index.pipeline.get('name')!r}, "
+            f"hash {index.pipeline_hash}; this plan: {pipeline.name!r}, hash {pipeline.content_hash()}): "
+            "extract refuses it without --force, which deletes them",
+        )
+    return ExistingOutput(str(out), {sid: int(e.get("num_frames", 0)) for sid, e in index.samples.items()})
+
+
 # ------------------------------------------------------------------ the plan
 @dataclass
 class StageLine:
@@ -200,9 +207,13 @@ class StorageLine:
 @dataclass
 class ExtractionPlan:
     pipeline: str
-    samples: int
-    present: int
-    missing: int
+    samples: int  # the manifest's: present + missing + already_extracted
+    present: int  # to do, with their video
+    missing: int  # to do, without
+    already_extracted: int = 0  # in the shards of `extracted_in`: not planned
+    frames_already_extracted: int = 0  # their stored frames, from the shard index
+    extracted_in: str | None = None  # --out, when it holds this pipeline's shard index
+    out_problem: str | None = None  # --out holds what extract would refuse: planned in full
     frames_present: int = 0  # samples whose video is present
     frames_missing: int = 0
     frames_from_header: int = 0  # samples counted by each source
@@ -244,10 +255,24 @@ class ExtractionPlan:
         )
         return d
 
+    def _sample_lines(self) -> list[str]:
+        counts = f"{self.present} with video, {self.missing} missing video"
+        if self.extracted_in is None:
+            lines = [f"  samples            : {self.samples} ({counts})"]
+        else:
+            lines = [
+                f"  samples            : {self.samples} ({self.already_extracted} already extracted; to do: {counts})",
+                f"  already extracted  : {self.already_extracted} samples, {self.frames_already_extracted:,} frames"
+                f" in {self.extracted_in} (extract skips them; not counted below)",
+            ]
+        if self.out_problem:
+            lines.append(f"  output directory   : {self.out_problem}; planned in full")
+        return lines
+
     def render(self, workers: int) -> str:
         lines = [
             f"signprep plan: pipeline {self.pipeline!r}",
-            f"  samples            : {self.samples} ({self.present} with video, {self.missing} missing video)",
+            *self._sample_lines(),
             f"  frames             : {self.frames_present:,} of present videos,"
             f" {self.frames_all:,} if all were present",
             f"    from video headers   : {self.frames_from_header} samples",
@@ -336,17 +361,28 @@ def pipeline_costs(pipeline: PipelineConfig) -> tuple[list[tuple[str, float]], l
     return cpu, stored
 
 
-def plan_extraction(manifest: Manifest, pipeline: PipelineConfig) -> ExtractionPlan:
-    """Frames, core-hours and bytes for `manifest` under `pipeline` (see the module docstring)."""
-    plan = ExtractionPlan(
-        pipeline.name, samples=len(manifest), present=len(manifest.records), missing=len(manifest.missing)
-    )
+def plan_extraction(
+    manifest: Manifest, pipeline: PipelineConfig, existing: ExistingOutput | None = None
+) -> ExtractionPlan:
+    """Frames, core-hours and bytes for `manifest` under `pipeline` (see the module docstring);
+    with `existing`, for the samples not yet in its shards."""
+    done = existing.frames if existing is not None and existing.frames is not None else {}
+    # a sample in the shards is no work, whether or not its video is still there
+    todo_present = [r for r in manifest.records if r.sample_id not in done]
+    todo_missing = [r for r in manifest.missing if r.sample_id not in done]
+    plan = ExtractionPlan(pipeline.name, samples=len(manifest), present=len(todo_present), missing=len(todo_missing))
+    if existing is not None:
+        plan.out_problem = existing.problem
+        if existing.frames is not None:
+            plan.extracted_in = existing.out_dir
+    done_frames = [done[r.sample_id] for r in manifest.records + manifest.missing if r.sample_id in done]
+    plan.already_extracted, plan.frames_already_extracted = len(done_frames), sum(done_frames)
     known_present: list[int] = []
     known_missing: list[int] = []
     unknown_present = unknown_missing = 0
     for records, known, is_present in (
-        (manifest.records, known_present, True),
-        (manifest.missing, known_missing, False),
+        (todo_present, known_present, True),
+        (todo_missing, known_missing, False),
     ):
         for record in records:
             header = header_frame_count(record.video_path) if is_present else None
@@ -363,7 +399,7 @@ def plan_extraction(manifest: Manifest, pipeline: PipelineConfig) -> ExtractionP
                 plan.frames_from_range += 1
             source_fps = (header[1] if header and header[1] > 0 else None) or record.fps or DEFAULT_FPS
             known.append(_resampled(frames, source_fps, pipeline.decode.fps))
-    known_all = known_present + known_missing
+    known_all = known_present + known_missing + done_frames  # stored lengths are known lengths too
     if len(known_all) >= MIN_KNOWN_FOR_MEAN:
         plan.mean_frames = sum(known_all) / len(known_all)
         plan.mean_source = f"mean of the {len(known_all)} known lengths in this manifest"

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from signprep.cli import app
-from signprep.manifests import build_manifest
+from signprep.manifests import Manifest, build_manifest, write_manifest
 from signprep.pipeline import load_pipeline
 from signprep.plan import COSTS, header_frame_count, mp4_frame_count, plan_extraction
 
@@ -97,6 +97,48 @@ def test_the_storage_estimate_matches_a_real_extraction(reference_run, small_man
     real = sum(p.stat().st_size for p in out.glob("shard-*.h5"))
     plan = plan_extraction(small_manifest, load_pipeline("keypoints"))
     assert plan.bytes_present == pytest.approx(real, rel=0.3), (plan.bytes_present, real)
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_plan_out_subtracts_the_samples_already_extracted(reference_run, small_manifest, records, tmp_path: Path):
+    out, summary, pipeline_file = reference_run  # the 3 small clips, keypoints pipeline
+    extra = records["90008"]  # not extracted there
+    manifest_file = tmp_path / "manifest.jsonl"
+    write_manifest(small_manifest.records + [extra], manifest_file)
+    before = _listing(out)
+
+    def plan(*args: str) -> dict:
+        result = runner.invoke(app, ["plan", "--manifest", str(manifest_file), "--json", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    full = plan()
+    again = plan("--out", str(out))
+    assert again["already_extracted"] == len(small_manifest.records) == 3
+    assert again["frames_already_extracted"] == summary.frames  # the stored frames, from the shard index
+    assert again["samples"] == 4 and again["present"] == 1 and again["missing"] == 0
+    # only the clip not yet extracted is planned: the to-do frames drop by the 3 clips' frames
+    done_frames = plan_extraction(small_manifest, load_pipeline("keypoints")).frames_present
+    assert again["frames_present"] == full["frames_present"] - done_frames
+    assert again["frames_present"] == plan_extraction(Manifest([extra]), load_pipeline("keypoints")).frames_present
+    assert again["core_hours_present"] < full["core_hours_present"] / 2
+    text = runner.invoke(app, ["plan", "--manifest", str(manifest_file), "--out", str(out)]).output
+    assert "already extracted  : 3 samples" in text and "to do: 1 with video" in text
+
+    # another pipeline's shards: said plainly, everything planned, no crash
+    other = plan("--out", str(out), "-p", "multimodal")
+    assert "another pipeline configuration" in other["out_problem"] and "--force" in other["out_problem"]
+    assert other["already_extracted"] == 0 and other["present"] == 4
+    text = runner.invoke(app, ["plan", "--manifest", str(manifest_file), "--out", str(out), "-p", "multimodal"])
+    assert text.exit_code == 0 and "extract refuses it without --force" in text.output
+
+    # a new directory: the plan of today; and planning never wrote to the shard directory
+    assert plan("--out", str(tmp_path / "not-yet")) == full
+    assert not (tmp_path / "not-yet").exists()
+    assert _listing(out) == before
 
 
 def test_plan_errors_name_the_problem(tmp_path: Path):

@@ -34,6 +34,15 @@ def plan(
     workers: Annotated[
         int, typer.Option("--workers", "-j", min=1, help="Worker processes to size the wall time for.")
     ] = os.cpu_count() or 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The extract's output directory: samples its shards already hold for this pipeline are "
+            "reported as already extracted and not planned again. Only read (no lock taken).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Print the work of an extraction before starting it: videos present and missing, frames,
@@ -41,10 +50,14 @@ def plan(
 
     Without the videos (no ROOT/videos folder) every sample counts as missing and its length
     comes from the metadata's frame range, else from the mean of the known lengths.
+
+    With --out, samples already in that directory's shards of the same pipeline are counted
+    apart and the rest is planned; shards of another pipeline are reported (extract refuses
+    them without --force) and everything is planned.
     """
     from signprep.manifests import Manifest, ManifestError, build_manifest, read_manifest
     from signprep.pipeline import ConfigError, load_pipeline
-    from signprep.plan import plan_extraction
+    from signprep.plan import plan_extraction, read_existing_output
 
     try:
         config = load_pipeline(pipeline)
@@ -71,7 +84,8 @@ def plan(
             raise fail("give --root (with --dataset) or --manifest")
     except ManifestError as e:
         raise fail(str(e)) from None
-    result = plan_extraction(m, config)
+    existing = read_existing_output(out, config) if out is not None else None
+    result = plan_extraction(m, config, existing)
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "workers": workers, "note": note or None}, indent=1))
         return

@@ -220,18 +220,30 @@ def evaluate_lowshot(
 
 
 def render_confusion(confusion: Sequence[Sequence[int]], names: Sequence[str], path: str | Path, title: str) -> Path:
-    """Write a row-normalised confusion matrix (rows true, columns predicted) as a PNG, drawn with OpenCV."""
+    """Write a row-normalised confusion matrix (rows true, columns predicted) as a PNG, drawn with OpenCV.
+
+    Both axes carry the class names (cut to 14 characters): rows on the left, columns in a band
+    above the cells, rotated to read bottom-up so each name stays within its 28-pixel column.
+    Rotated names rather than column numbers: with 20-100 classes a number would send the
+    reader to the row labels for every cell.
+    """
     m = np.asarray(confusion, np.float64)
     c = len(m)
     rows = m / np.maximum(m.sum(1, keepdims=True), 1)
-    cell, left, top = 28, 110, 40
+    labels = [str(n)[:14] for n in names[:c]]
+    cell, left, header = _CELL, _LEFT, _HEADER
+    band = _column_labels(labels, cell)
+    top = header + band.shape[0]
     img = np.full((top + c * cell + 10, left + c * cell + 10, 3), 255, np.uint8)
+    img[header:top, left : left + c * cell] = band
     colours = cv2.applyColorMap((rows * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
     font = cv2.FONT_HERSHEY_SIMPLEX
     cv2.putText(img, title, (4, 16), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "rows: true, columns: predicted", (4, 32), font, 0.35, (60, 60, 60), 1, cv2.LINE_AA)
+    # axis titles: "predicted" over the column names, "true" over the row names
+    cv2.putText(img, "predicted", (left, header - 6), font, 0.35, (60, 60, 60), 1, cv2.LINE_AA)
+    cv2.putText(img, "true", (4, top - 6), font, 0.35, (60, 60, 60), 1, cv2.LINE_AA)
     for i in range(c):
-        cv2.putText(img, str(names[i])[:14], (4, top + i * cell + cell // 2 + 4), font, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, labels[i], (4, top + i * cell + cell // 2 + 4), font, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
         for j in range(c):
             x, y = left + j * cell, top + i * cell
             img[y : y + cell - 1, x : x + cell - 1] = colours[i, j]
@@ -246,6 +258,25 @@ def render_confusion(confusion: Sequence[Sequence[int]], names: Sequence[str], p
     tmp.write_bytes(png.tobytes())
     tmp.replace(path)
     return path
+
+
+# render_confusion's layout (pixels): cell side, row-label width, height of the title lines
+_CELL, _LEFT, _HEADER = 28, 110, 40
+
+
+def _column_labels(labels: Sequence[str], cell: int) -> np.ndarray:
+    """The band of column names above the matrix, (height, len(labels) * cell, 3) BGR.
+
+    OpenCV draws only horizontal text: the names are written one per `cell`-high line of a
+    strip, as the row names are, and the strip is turned 90 degrees counter-clockwise, so
+    line i becomes column i with its name reading upwards from the cells.
+    """
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.35
+    longest = max((cv2.getTextSize(t, font, scale, 1)[0][0] for t in labels), default=0)
+    strip = np.full((len(labels) * cell, longest + 8, 3), 255, np.uint8)
+    for i, text in enumerate(labels):
+        cv2.putText(strip, text, (4, i * cell + cell // 2 + 4), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.ascontiguousarray(np.rot90(strip))
 
 
 def _holdout(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, n: int, seed: int) -> list[int]:

@@ -22,7 +22,7 @@ from signprep.cli import app
 from signprep.models.handpose import HandPoseNet
 from signprep.train import seed_everything
 from signprep.trainers.hand_crops import HandCropSet, signer_split
-from signprep.trainers.siamese import SiameseConfig, load_siamese, train_siamese
+from signprep.trainers.siamese import SiameseConfig, load_siamese, render_confusion, train_siamese
 
 PAIR_IDS = ("90008", "90009", "90039", "90040")
 HANDPOSE_TINY = dict(
@@ -159,6 +159,39 @@ def test_siamese_training_lowshot_and_embedding(hand_shards, handpose_run, tmp_p
         assert np.allclose(np.linalg.norm(samples[f["num_crops"][:] > 0], axis=1), 1, atol=1e-5)
         assert sorted(f["sample_id"].asstr()[:]) == sorted(PAIR_IDS)
         assert set(f["crop_source"][:]) <= {1, 2} and f["crop_sample_id"].shape[0] == crops.shape[0]
+
+
+def test_the_confusion_image_names_the_predicted_classes_above_the_columns(tmp_path):
+    # names of growing length: each column's label must be its own name, so its ink grows too
+    names = ["a", "bb", "cccc", "dddddd", "eeeeeeeeee"]
+    c, cell, left, header = len(names), 28, 110, 40  # render_confusion's layout
+    confusion = np.diag([5, 4, 3, 2, 1]) + 1
+    image = cv2.imread(str(render_confusion(confusion, names, tmp_path / "confusion.png", "labels")))
+    assert image.shape[1] == left + c * cell + 10
+    top = image.shape[0] - 10 - c * cell  # the grid ends 10 px above the bottom edge
+
+    # the cells: at (top, left) in steps of `cell`, each in the colour of its row-normalised count
+    rows = confusion / confusion.sum(1, keepdims=True)
+    colours = cv2.applyColorMap((rows * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
+    for i in range(c):
+        for j in range(c):
+            y, x = top + i * cell, left + j * cell
+            # the corner pixel (clear of the count) and the 1-px white grid line after the cell
+            assert (image[y + 1, x + 1] == colours[i, j]).all(), (i, j)
+            assert (image[y + 1, x + cell - 1] == 255).all(), (i, j)
+
+    # the column labels: a band between the title lines and the grid, ink over every column
+    ink = image[header:top, left : left + c * cell].min(axis=2) < 128
+    heights = []
+    for j in range(c):
+        ink_rows = np.flatnonzero(ink[:, j * cell : (j + 1) * cell].any(axis=1))
+        assert ink_rows.size, f"no label above column {j}"
+        assert ink.shape[0] - ink_rows.max() < 10  # the name starts just above its column's cells
+        heights.append(ink_rows.max() - ink_rows.min())
+    assert heights == sorted(set(heights)), heights  # rotated names, longer names reach higher
+    # the axis titles: "predicted" over the columns' band, "true" over the row names
+    assert (image[header - 16 : header, left : left + 60].min(axis=2) < 128).any()
+    assert (image[top - 16 : top, 0:left].min(axis=2) < 128).any()
 
 
 def test_unseen_classes_need_enough_classes(hand_shards, handpose_run, tmp_path):
