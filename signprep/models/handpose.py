@@ -12,6 +12,7 @@ centred at (j + 0.5, i + 0.5).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from signprep.heatmaps import render_heatmaps_torch
@@ -21,6 +22,7 @@ __all__ = [
     "InvertedResidual",
     "NUM_HAND_KEYPOINTS",
     "decode_heatmaps",
+    "heatmap_bce_loss",
     "heatmap_loss",
     "heatmap_targets",
 ]
@@ -134,6 +136,14 @@ def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     and averaged over the batch. (A mean over the keypoints too would shrink every gradient 21x.)"""
     per_heatmap = (torch.sigmoid(logits.float()) - targets.float()).pow(2).mean(dim=(-2, -1))
     return per_heatmap.sum(dim=-1).mean()
+
+
+def heatmap_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-pixel binary cross-entropy against the Gaussian targets, reduced like `heatmap_loss`
+    (mean over pixels, sum over keypoints, mean over the batch). Unlike Eq. 3.9 its gradient,
+    sigmoid(phi) - y, does not vanish where the sigmoid saturates near the 0.01 prior."""
+    per_pixel = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
+    return per_pixel.mean(dim=(-2, -1)).sum(dim=-1).mean()
 
 
 def decode_heatmaps(logits: torch.Tensor) -> torch.Tensor:

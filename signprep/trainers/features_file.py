@@ -14,14 +14,18 @@ from typing import Any
 import numpy as np
 
 
-def write_features_file(out_file: str | Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any]) -> Path:
-    """Write `arrays` (and, for HDF5, `attrs`) to `out_file` atomically; returns its path."""
+def write_features_file(
+    out_file: str | Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any], compress: bool = False
+) -> Path:
+    """Write `arrays` (and, for HDF5, `attrs`) to `out_file` atomically; returns its path.
+    `compress`: deflate the .npz members (HDF5 files are written uncompressed either way)."""
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_file.with_name(out_file.name + ".tmp")
     if out_file.suffix == ".npz":
         with tmp.open("wb") as f:
-            np.savez(f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
+            save = np.savez_compressed if compress else np.savez
+            save(f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
     else:
         import h5py
 

@@ -9,7 +9,7 @@ tens of MB) instead of one HDF5 read per item per epoch. Which crops qualify is
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from signprep.data import FrameDataset
 from signprep.shards import ShardReader
+from signprep.trainers.features_file import write_features_file
 
 __all__ = ["HandCropSet", "signer_split"]
 
@@ -106,6 +107,19 @@ class HandCropSet(Dataset):
             splits=splits,
         )
 
+    def save_npz(self, path: str | Path) -> Path:
+        """Write every field to one compressed .npz (a cache that travels without the shards)."""
+        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
+        arrays = {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=str) for k, v in arrays.items()}
+        return write_features_file(Path(path).with_suffix(".npz"), arrays, {}, compress=True)
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> HandCropSet:
+        """The set `save_npz` wrote."""
+        with np.load(path) as data:
+            values = {f.name: data[f.name] for f in fields(cls)}
+        return cls(**{k: v.tolist() if v.dtype.kind == "U" else torch.from_numpy(v) for k, v in values.items()})
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
@@ -134,7 +148,7 @@ def signer_split(
     """
     signers = np.asarray([str(s) for s in signers])
     if test_signers is None:
-        held = sorted({s for s, sp in zip(signers, splits) if sp == "test"})
+        held = sorted({str(s) for s, sp in zip(signers, splits) if sp == "test"})
     else:
         held = sorted({str(s) for s in test_signers})
     if not held:

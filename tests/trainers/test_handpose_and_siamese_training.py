@@ -100,14 +100,26 @@ def test_crops_split_by_signer(hand_shards):
     assert len(HandCropSet.load(hand_shards, frame_stride=3)) < len(crops)
 
 
+def test_crops_cache_round_trip(hand_shards, tmp_path):
+    crops = HandCropSet.load(hand_shards)
+    path = crops.save_npz(tmp_path / "crops.npz")
+    back = HandCropSet.load_npz(path)
+    for name in ("images", "keypoints", "labels", "frames", "hands", "sources"):
+        assert torch.equal(getattr(back, name), getattr(crops, name)), name
+    for name in ("sample_ids", "signers", "glosses", "splits"):
+        assert getattr(back, name) == getattr(crops, name) and type(getattr(back, name)[0]) is str, name
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically
+
+
 def test_handpose_training(handpose_run):
+    """The shipped recipe: AdamW on the warm-restart schedule, BCE, geometric + photometric augmentation."""
     m = _metrics(handpose_run)
     assert all(np.isfinite(m["train/loss"]))
-    # SGD with Nesterov momentum on the warm-restart schedule: lr 0.1, then half way to lr_min
-    assert sorted({round(v, 6) for v in m["train/lr"]}) == [0.05005, 0.1]
+    # lr 1e-3, then half way to lr_min (no restarts in 2 epochs)
+    assert sorted({round(v, 8) for v in m["train/lr"]}) == [0.0005005, 0.001]
     ckpt = torch.load(handpose_run / "last.pt", weights_only=True)
-    group = ckpt["optimizer"]["param_groups"][0]
-    assert group["nesterov"] and group["momentum"] == 0.9
+    assert ckpt["config"]["optimizer"] == "adamw" and ckpt["config"]["loss"] == "bce" and ckpt["config"]["flip"]
+    assert "exp_avg_sq" in next(iter(ckpt["optimizer"]["state"].values()))  # Adam's state, not SGD's momentum
     seed_everything(0)  # the trainer's initialisation, so only training can tell the weights apart
     start = HandPoseNet(expand=1).state_dict()
     assert not torch.allclose(ckpt["model"]["decoder.12.weight"], start["decoder.12.weight"])
@@ -117,6 +129,19 @@ def test_handpose_training(handpose_run):
     err = report["test"]["keypoint_error_px"]
     assert report["test"]["crops"] > 0 and 0 <= err < 64 * np.sqrt(2)
     assert 0 < report["mean_pose_baseline_px"] < 64
+
+
+def test_handpose_training_with_the_thesis_recipe(hand_shards, tmp_path):
+    config = _write_config(tmp_path / "thesis.yaml", "models/handpose-thesis.yaml", {**HANDPOSE_TINY, "epochs": 1})
+    r = CliRunner().invoke(
+        app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(config), "-o", str(tmp_path / "run")]
+    )
+    assert r.exit_code == 0, r.output
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["nesterov"] and group["momentum"] == 0.9 and group["initial_lr"] == pytest.approx(0.1)
+    assert ckpt["config"]["loss"] == "sigmoid_mse" and ckpt["config"]["rotate"] == 0
+    assert all(np.isfinite(_metrics(tmp_path / "run")["train/loss"]))
 
 
 def test_siamese_training_lowshot_and_embedding(hand_shards, handpose_run, tmp_path):
