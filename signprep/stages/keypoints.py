@@ -61,6 +61,9 @@ class HolisticKeypoints:
         self._width = self._height = 0
 
     def open(self, video: VideoInfo) -> None:
+        # A full graph restart (~100 ms). pose-format's cheaper blank white frame clears the
+        # landmarks but not the pose visibility filter: confidences then depend on the previous
+        # video (seen on 90029; tests/test_keypoints.py checks a reused stage against a fresh one).
         self._holistic.reset()
         self._width, self._height = video.width, video.height
 
