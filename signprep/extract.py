@@ -21,7 +21,6 @@ import numpy as np
 from signprep.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
 from signprep.manifests.records import SampleRecord
 from signprep.pipeline import PipelineConfig
-from signprep.prefetch import prefetched
 from signprep.shards.index import file_sha256
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import FrameStage
@@ -133,7 +132,7 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
     failures = []
     for _decoder, frames in sample.attempts():
         try:
-            outputs, indices = _run_stages(prefetched(frames), stages, sample)
+            outputs, indices = _run_stages(frames, stages, sample)
         except DecodeError as e:
             failures.append(str(e))
             continue
