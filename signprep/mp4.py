@@ -11,6 +11,30 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+
+def top_level_headers(f: BinaryIO, file_size: int) -> Iterator[tuple[int, bytes, int, int]]:
+    """(offset, kind, size, header length) of each top-level box of the open file `f`, in order.
+
+    A size of 0 ("to the end of the file") is given as the rest of the file; a 64-bit size whose
+    8 bytes are cut off stays 1. Sizes are not judged here: a box whose size is below its header
+    length is yielded, and the walk stops after it (it cannot advance).
+    """
+    offset = 0
+    while offset + 8 <= file_size:
+        f.seek(offset)
+        head = f.read(16)
+        size, kind = struct.unpack(">I4s", head[:8])
+        header = 8
+        if size == 1 and len(head) == 16:
+            size, header = struct.unpack(">Q", head[8:])[0], 16
+        elif size == 0:
+            size = file_size - offset
+        yield offset, kind, size, header
+        if size < header:
+            return
+        offset += size
 
 
 def top_level_box(path: str | Path, wanted: bytes) -> bytes | None:
@@ -20,21 +44,12 @@ def top_level_box(path: str | Path, wanted: bytes) -> bytes | None:
     with open(path, "rb") as f:
         if f.read(8)[4:8] != b"ftyp":
             return None
-        file_size = os.fstat(f.fileno()).st_size
-        offset = 0
-        while offset + 8 <= file_size:
-            f.seek(offset)
-            size, kind = struct.unpack(">I4s", f.read(8))
-            header = 8
-            if size == 1:
-                size, header = struct.unpack(">Q", f.read(8))[0], 16
-            elif size == 0:
-                size = file_size - offset
+        for offset, kind, size, header in top_level_headers(f, os.fstat(f.fileno()).st_size):
             if size < header:
                 return None
             if kind == wanted:
+                f.seek(offset + header)
                 return f.read(size - header)
-            offset += size
     return None
 
 
