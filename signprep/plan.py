@@ -33,8 +33,8 @@ from pathlib import Path
 from signprep.manifests import Manifest, SampleRecord
 from signprep.mp4 import child, top_level_box, tracks
 from signprep.pipeline import PipelineConfig
-from signprep.shards.index import ShardIndex
-from signprep.shards.schema import INDEX_NAME, SchemaError
+from signprep.shards.index import ShardIndex, output_conflict
+from signprep.shards.schema import SchemaError
 
 # ------------------------------------------------------------------ measured constants
 # CPU milliseconds per output frame (process time of all threads, i.e. core-ms) and
@@ -169,21 +169,11 @@ def read_existing_output(out_dir: str | Path, pipeline: PipelineConfig) -> Exist
         index = ShardIndex.load(out)
     except SchemaError as e:
         return ExistingOutput(str(out), problem=f"{e}; extract would stop on it")
+    conflict = output_conflict(out, index, pipeline.name, pipeline.content_hash())
+    if conflict:
+        return ExistingOutput(str(out), problem=f"{conflict}: extract refuses it without --force, which deletes them")
     if index is None:
-        if any(out.glob("shard-*.h5")):
-            return ExistingOutput(
-                str(out),
-                problem=f"{out} holds shard files but no {INDEX_NAME}: extract refuses it without --force, "
-                "which deletes them",
-            )
         return ExistingOutput(str(out))  # new or empty: nothing extracted yet
-    if index.pipeline_hash != pipeline.content_hash():
-        return ExistingOutput(
-            str(out),
-            problem=f"{out} holds shards of another pipeline configuration ({index.pipeline.get('name')!r}, "
-            f"hash {index.pipeline_hash}; this plan: {pipeline.name!r}, hash {pipeline.content_hash()}): "
-            "extract refuses it without --force, which deletes them",
-        )
     return ExistingOutput(str(out), {sid: int(e.get("num_frames", 0)) for sid, e in index.samples.items()})
 
 

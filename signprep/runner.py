@@ -37,7 +37,7 @@ from signprep.manifests.records import Manifest, ManifestError, SampleRecord, wr
 from signprep.native_logs import send_native_logs_to
 from signprep.pipeline import PipelineConfig
 from signprep.shards.atomic import atomic_write_text
-from signprep.shards.index import ShardIndex
+from signprep.shards.index import ShardIndex, output_conflict
 from signprep.shards.recover import recover
 from signprep.shards.schema import INDEX_NAME
 from signprep.shards.writer import PARTS_DIR, ShardPacker
@@ -105,20 +105,13 @@ class ExtractSummary:
 
 def _prepare_out_dir(out_dir: Path, pipeline: PipelineConfig, force: bool) -> ShardIndex:
     index = ShardIndex.load(out_dir)
-    if index is not None and index.pipeline_hash != pipeline.content_hash():
-        if not force:
+    conflict = output_conflict(out_dir, index, pipeline.name, pipeline.content_hash())
+    if conflict:
+        if not force:  # never delete shards unasked
             raise PipelineMismatch(
-                f"{out_dir} holds shards of another pipeline configuration "
-                f"({index.pipeline.get('name')!r}, hash {index.pipeline_hash}; this run: "
-                f"{pipeline.name!r}, hash {pipeline.content_hash()}). Use another --out, or --force to "
-                "delete the existing shards and extract again."
+                f"{conflict}. Use another --out, or --force to delete the existing shards and extract again."
             )
         index = None
-    elif index is None and any(out_dir.glob("shard-*.h5")):
-        # shards without an index were not written by a signprep run we can trust: never delete them unasked
-        raise PipelineMismatch(
-            f"{out_dir} holds shard files but no {INDEX_NAME}; use another --out, or --force to delete them"
-        )
     if force or index is None:
         for old in list(out_dir.glob("shard-*.h5*")) + [out_dir / INDEX_NAME]:
             old.unlink(missing_ok=True)

@@ -84,6 +84,21 @@ class ShardIndex:
         atomic_write_text(Path(out_dir) / INDEX_NAME, self.to_json())
 
 
+def output_conflict(out_dir: Path, index: ShardIndex | None, pipeline_name: str, pipeline_hash: str) -> str | None:
+    """Why `out_dir` (with its loaded `index`) cannot take this pipeline's shards unless its
+    shards are deleted first, or None: its index is another pipeline's, or it holds shard files
+    but no index, so no signprep run we can trust wrote them. `signprep extract` refuses such a
+    directory without --force; `signprep plan --out` reports it."""
+    if index is not None and index.pipeline_hash != pipeline_hash:
+        return (
+            f"{out_dir} holds shards of another pipeline configuration ({index.pipeline.get('name')!r}, "
+            f"hash {index.pipeline_hash}; this pipeline: {pipeline_name!r}, hash {pipeline_hash})"
+        )
+    if index is None and any(Path(out_dir).glob("shard-*.h5")):
+        return f"{out_dir} holds shard files but no {INDEX_NAME}"
+    return None
+
+
 def _check_structure(index: ShardIndex) -> None:
     """Raise ValueError unless the shards and samples tables have the types and cross-references
     the writer produces. An index arrives with shards from elsewhere: a `samples` list instead of
