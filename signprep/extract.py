@@ -7,6 +7,7 @@ reason, so one broken file costs only itself.
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import time
@@ -23,7 +24,7 @@ from signprep.manifests.records import SampleRecord
 from signprep.pipeline import PipelineConfig
 from signprep.shards.index import file_sha256
 from signprep.shards.writer import Storage, write_part
-from signprep.stages import FrameStage
+from signprep.stages import FrameStage, process_frames
 
 
 @dataclass
@@ -93,26 +94,40 @@ class _StageFailure(Exception):
         self.stage = stage
 
 
+# Frames decoded before the stages run on them. Holistic overlaps the frames of a chunk in its
+# graph (signprep/stages/holistic_graph.py): bare Holistic ran 7-14% faster with chunks of 16
+# than of 1, as fast as with whole videos, for 16 decoded frames held in memory.
+CHUNK_FRAMES = 16
+
+
+def _chunks(frames, size: int):
+    frames = iter(frames)
+    while chunk := list(itertools.islice(frames, size)):  # a DecodeError surfaces here
+        yield chunk
+
+
 def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple[dict[str, list], list[int]]:
     outputs: dict[str, list] = defaultdict(list)
     indices: list[int] = []
     opened = False
-    for frame in frames:  # a DecodeError surfaces here
+    for chunk in _chunks(frames, CHUNK_FRAMES):
         if not opened:
             for stage in stages:
                 stage.open(sample.info)
             opened = True
-        record: dict[str, Any] = {"rgb": frame.rgb, "index": frame.index}
+        records: list[dict[str, Any]] = [{"rgb": frame.rgb, "index": frame.index} for frame in chunk]
         for stage in stages:
             try:
-                added = stage.process(record)
+                added = process_frames(stage, records)
             except Exception as e:  # a stage bug or a model failure: not a decoder problem
                 raise _StageFailure(stage.name, e) from e
-            record.update(added)
-            for name, value in added.items():
-                if not name.startswith("_"):  # "_name": shared with later stages, not stored
+            for record, frame_added in zip(records, added):
+                record.update(frame_added)
+        for record in records:
+            for name, value in record.items():
+                if name not in ("rgb", "index") and not name.startswith("_"):  # "_name": not stored
                     outputs[name].append(value)
-        indices.append(frame.index)
+        indices.extend(frame.index for frame in chunk)
     for stage in stages:
         stage.close()
     return outputs, indices

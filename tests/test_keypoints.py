@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 from pathlib import Path
@@ -228,15 +229,20 @@ def test_no_state_carries_over_from_the_previous_video(records):
 
     first, second = _clip_frames(records["90008"], 12), _clip_frames(records["90012"], 12)
 
-    def run(stage, clip):
+    def run(stage, clip, close=True):
         stage.open(clip[0])
-        return [stage.process({"rgb": rgb}) for rgb in clip[1]]
+        out = stage.process_many([{"rgb": rgb} for rgb in clip[1]])
+        if close:  # as the runner does after a video; a video that fails midway is not closed
+            stage.close()
+        return out
 
+    fresh = run(HolisticKeypoints(enable_segmentation=True), second)
     reused = HolisticKeypoints(enable_segmentation=True)
     run(reused, first)
-    after_other = run(reused, second)
-    fresh = run(HolisticKeypoints(enable_segmentation=True), second)
-    for t, (a, b) in enumerate(zip(after_other, fresh)):
+    after_closed = run(reused, second, close=False)
+    run(reused, first, close=False)  # the reset then falls to open()
+    after_unclosed = run(reused, second)
+    for t, (a, b) in itertools.chain(enumerate(zip(after_closed, fresh)), enumerate(zip(after_unclosed, fresh))):
         assert a["keypoint_present"].any(), t
         np.testing.assert_array_equal(a["keypoint_present"], b["keypoint_present"], err_msg=f"frame {t}")
         np.testing.assert_array_equal(a["keypoints"], b["keypoints"], err_msg=f"frame {t}")
@@ -244,3 +250,50 @@ def test_no_state_carries_over_from_the_previous_video(records):
         # the landmarks but not this filter (seen on 90029), only a graph reset does
         np.testing.assert_array_equal(a["keypoint_confidence"], b["keypoint_confidence"], err_msg=f"frame {t}")
         np.testing.assert_array_equal(a["_segmentation"], b["_segmentation"], err_msg=f"frame {t}")
+
+
+def _landmark_rows(landmarks) -> np.ndarray:
+    return np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
+
+
+def test_chunks_through_the_graph_equal_mediapipe_frame_by_frame(records):
+    """Several frames in Holistic's graph at once (how the runner feeds it) give exactly what
+    MediaPipe's own `Holistic.process` gives one frame at a time: landmarks, misses and masks.
+    Also guards the two SolutionBase internals holistic_graph.py reads."""
+    from mediapipe.python.solutions import holistic
+
+    from signprep.stages.holistic_graph import LANDMARK_STREAMS, HolisticGraph
+
+    _, rgbs = _clip_frames(records["90008"], 40)  # right hand in 22 of the first 48 frames, left in 1
+    graph = HolisticGraph(model_complexity=1, enable_segmentation=True)
+    ours = graph.run(rgbs[:16]) + graph.run(rgbs[16:32]) + graph.run(rgbs[32:])
+    assert len(ours) == len(rgbs)
+    solution = holistic.Holistic(static_image_mode=False, model_complexity=1, enable_segmentation=True)
+    found = dict.fromkeys(LANDMARK_STREAMS, 0)
+    for t, rgb in enumerate(rgbs):
+        theirs = solution.process(rgb)
+        for stream in LANDMARK_STREAMS:
+            a, b = ours[t][stream], getattr(theirs, stream)
+            assert (a is None) == (b is None), f"frame {t}: {stream}"
+            if a is not None:
+                found[stream] += 1
+                np.testing.assert_array_equal(_landmark_rows(a), _landmark_rows(b), err_msg=f"frame {t}: {stream}")
+        np.testing.assert_array_equal(ours[t]["segmentation_mask"], theirs.segmentation_mask, err_msg=f"frame {t}")
+    # the clip exercises found and missed parts alike
+    assert found["pose_landmarks"] == len(rgbs) and 0 < found["right_hand_landmarks"] < len(rgbs), found
+
+
+def test_keypoint_stage_gives_the_same_arrays_per_frame_and_per_chunk(records):
+    from signprep.stages.keypoints import HolisticKeypoints
+
+    info, rgbs = _clip_frames(records["90012"], 20)
+    frames = [{"rgb": rgb} for rgb in rgbs]
+    stage = HolisticKeypoints()
+    stage.open(info)
+    per_chunk = stage.process_many(frames[:7]) + stage.process_many(frames[7:])
+    stage.open(info)
+    per_frame = [stage.process(frame) for frame in frames]
+    for t, (a, b) in enumerate(zip(per_chunk, per_frame)):
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=f"frame {t}: {name}")
