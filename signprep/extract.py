@@ -121,12 +121,11 @@ def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple
                 added = process_frames(stage, records)
             except Exception as e:  # a stage bug or a model failure: not a decoder problem
                 raise _StageFailure(stage.name, e) from e
-            for record, frame_added in zip(records, added):
+            for record, frame_added in zip(records, added, strict=True):
                 record.update(frame_added)
-        for record in records:
-            for name, value in record.items():
-                if name not in ("rgb", "index") and not name.startswith("_"):  # "_name": not stored
-                    outputs[name].append(value)
+                for name, value in frame_added.items():
+                    if not name.startswith("_"):  # "_name": shared with later stages, not stored
+                        outputs[name].append(value)
         indices.extend(frame.index for frame in chunk)
     for stage in stages:
         stage.close()

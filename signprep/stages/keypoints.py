@@ -11,7 +11,7 @@ With `enable_segmentation`, also adds the transient `_segmentation` (H, W)
 float32 person probability (or None) for the person_mask stage.
 
 Holistic runs in tracking mode within a video (static_image_mode=False), and
-its graph is reset at the start of each sample so no state leaks between videos.
+its graph is reset between samples so no state leaks between videos.
 The runner hands it chunks of frames (`process_many`), which it puts into
 Holistic's graph together (signprep/stages/holistic_graph.py).
 """
