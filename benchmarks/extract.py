@@ -8,8 +8,9 @@ Prints:
   3. the machine's limit for Holistic: cores / (CPU seconds per frame of bare
      `Holistic.process`), measured here on the same frames, and our ratio to it;
   4. peak memory of one worker over three passes of the clips (flat = no growth per video).
-Each ratio to another tool is the median over pairs of runs made back to back: this
-machine's speed drifts by 10-30% over minutes, too much for best-of-n of each side.
+Each ratio to another tool is the median over pairs of runs made back to back, who goes
+first alternating (decode: the readers take turns clip by clip): this machine's speed
+drifts by 10-30% over minutes, too much for best-of-n of each side.
 
 Run: python benchmarks/extract.py [--clips 12] [--workers 1 2]
 Needs pose-format (`pip install -e .[dev]`).
@@ -47,33 +48,42 @@ def pick_clips(n: int):
 
 
 def bench_decode(paths: list[str], repeats: int) -> tuple[list[float], list[float], int]:
-    def ours() -> int:
+    """Frames/s of each reader over all `paths`, `repeats` times.
+
+    The two readers take turns clip by clip, in alternating order (ours first on even clips),
+    so each clip's pair of timings is made within ~0.3 s: whole-corpus runs of ~7 s each
+    drifted apart by up to 25% here. Each repeat sums its clip times per reader."""
+
+    def ours(path: str) -> int:
+        _, frames = next(SampleFrames(path, DecodeOptions()).attempts())
+        return sum(1 for _ in frames)
+
+    def opencv(path: str) -> int:
         n = 0
-        for p in paths:
-            _, frames = next(SampleFrames(p, DecodeOptions()).attempts())
-            n += sum(1 for _ in frames)
+        cap = cv2.VideoCapture(path)
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # both sides deliver RGB
+            n += 1
+        cap.release()
         return n
 
-    def opencv() -> int:
-        n = 0
-        for p in paths:
-            cap = cv2.VideoCapture(p)
-            while True:
-                ok, bgr = cap.read()
-                if not ok:
-                    break
-                cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # both sides deliver RGB
-                n += 1
-            cap.release()
-        return n
-
-    rates = {"ours": [], "opencv": []}
+    rates: dict[str, list[float]] = {"ours": [], "opencv": []}
     frames = 0
-    for _ in range(repeats):  # interleaved: each pair of runs sees the machine at about the same speed
-        for name, fn in (("opencv", opencv), ("ours", ours)):
-            t = time.perf_counter()
-            frames = fn()
-            rates[name].append(frames / (time.perf_counter() - t))
+    for _ in range(repeats):
+        seconds = {"ours": 0.0, "opencv": 0.0}
+        frames = 0
+        for i, path in enumerate(paths):
+            readers = (("ours", ours), ("opencv", opencv))
+            for name, read in readers if i % 2 == 0 else reversed(readers):
+                t = time.perf_counter()
+                n = read(path)
+                seconds[name] += time.perf_counter() - t
+            frames += n
+        for name in rates:
+            rates[name].append(frames / seconds[name])
     return rates["ours"], rates["opencv"], frames
 
 
@@ -150,7 +160,7 @@ def main() -> None:
     decode_repeats = 2 * args.repeats + 1
     ours, opencv, n = bench_decode([r.video_path for r in build_manifest("wlasl", CORPUS).records], decode_repeats)
     ratio, low, high = paired(ours, opencv)
-    print(f"\n[decode] {n} frames (all corpus clips), {decode_repeats} interleaved runs each")
+    print(f"\n[decode] {n} frames (all corpus clips), {decode_repeats} runs each, taking turns clip by clip")
     print(f"  signprep (decord)  {max(ours):7.0f} frames/s best, runs {', '.join(f'{x:.0f}' for x in ours)}")
     print(f"  OpenCV sequential  {max(opencv):7.0f} frames/s best, runs {', '.join(f'{x:.0f}' for x in opencv)}")
     print(f"  ratio              {ratio:7.2f}x median of paired runs ({low:.2f}-{high:.2f}; target >= 0.9x)")
@@ -167,10 +177,14 @@ def main() -> None:
     limit = cores / cpu_per_frame  # the machine's limit, whatever the worker count
     for w in args.workers:
         ours, theirs, frames = [], [], 0
-        for _ in range(args.repeats):  # interleaved: this machine's speed drifts by ~10% over minutes
-            fps, frames, _ = bench_ours(records, w)
+        for i in range(args.repeats):  # interleaved: this machine's speed drifts by ~10% over minutes
+            if i % 2 == 0:  # who goes first alternates, so a drift within pairs favours neither side
+                fps, frames, _ = bench_ours(records, w)
+                theirs.append(bench_pose_format(records, w, frames))
+            else:  # (frames: the same clips as the first run)
+                theirs.append(bench_pose_format(records, w, frames))
+                fps = bench_ours(records, w)[0]
             ours.append(fps)
-            theirs.append(bench_pose_format(records, w, frames))
         best = max(ours)
         ratio, low, high = paired(ours, theirs)
         print(
@@ -182,8 +196,9 @@ def main() -> None:
               f" pose-format {', '.join(f'{x:.1f}' for x in theirs)}; {frames} frames")  # fmt: skip
 
     # Memory: the same warm worker extracts the clips three times; ru_maxrss only grows. The
-    # allocator and MediaPipe's buffer pools settle within the first passes (measured: 899, 967,
-    # 967 MB after each pass); a leak per video would keep the peak rising on every pass.
+    # allocator and MediaPipe's buffer pools settle within the first passes (measured with the
+    # worker's malloc_trim after each sample: 644, 722, 722, 724 MB after each pass; without it
+    # 907, 907, 1008 MB); a leak per video would keep the peak rising on every pass.
     passes = [bench_ours(records, 1)[2] for _ in range(3)]
     workers = {pid for p in passes for pid in p}
     peaks = [next(iter(p.values()))[-1] for p in passes]

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from signprep.backends import check_backend, open_backend
 from signprep.extract import SampleResult, extract_sample, storage_of
+from signprep.free_memory import release_free_memory
 from signprep.lock import OutputLock
 from signprep.manifests.records import Manifest, ManifestError, SampleRecord, write_manifest
 from signprep.native_logs import send_native_logs_to
@@ -130,7 +131,10 @@ def _file_size(record: SampleRecord) -> int:
 
 def _worker(record: SampleRecord, pipeline: PipelineConfig, parts_dir: str, log_file: str) -> SampleResult:
     send_native_logs_to(log_file)
-    return extract_sample(record, pipeline, parts_dir)
+    try:
+        return extract_sample(record, pipeline, parts_dir)
+    finally:
+        release_free_memory()  # else glibc keeps each sample's freed memory: worker peaks crept up
 
 
 def run_extract(
