@@ -8,7 +8,8 @@ steps (907, 907, 1008 MB after three passes of the 12 benchmark clips).
 `malloc_trim(0)` after each sample unmaps the free pages of every arena:
 measured over 6 passes of those clips in one process, resident memory between
 samples 214-392 MB and the peak 718 MB instead of 918 MB, flat from the first
-pass. It takes a few milliseconds, against seconds per sample.
+pass. It takes 22-38 ms per sample, against seconds per sample, and no
+measurable CPU per frame (the freed pages fault back in as the next sample runs).
 """
 
 from __future__ import annotations

@@ -252,17 +252,13 @@ def test_no_state_carries_over_from_the_previous_video(records):
         np.testing.assert_array_equal(a["_segmentation"], b["_segmentation"], err_msg=f"frame {t}")
 
 
-def _landmark_rows(landmarks) -> np.ndarray:
-    return np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
-
-
 def test_chunks_through_the_graph_equal_mediapipe_frame_by_frame(records):
     """Several frames in Holistic's graph at once (how the runner feeds it) give exactly what
     MediaPipe's own `Holistic.process` gives one frame at a time: landmarks, misses and masks.
     Also guards the two SolutionBase internals holistic_graph.py reads."""
     from mediapipe.python.solutions import holistic
 
-    from signprep.stages.holistic_graph import LANDMARK_STREAMS, HolisticGraph
+    from signprep.stages.holistic_graph import LANDMARK_STREAMS, HolisticGraph, landmark_rows
 
     _, rgbs = _clip_frames(records["90008"], 40)  # right hand in 22 of the first 48 frames, left in 1
     graph = HolisticGraph(model_complexity=1, enable_segmentation=True)
@@ -277,7 +273,7 @@ def test_chunks_through_the_graph_equal_mediapipe_frame_by_frame(records):
             assert (a is None) == (b is None), f"frame {t}: {stream}"
             if a is not None:
                 found[stream] += 1
-                np.testing.assert_array_equal(_landmark_rows(a), _landmark_rows(b), err_msg=f"frame {t}: {stream}")
+                np.testing.assert_array_equal(landmark_rows(a), landmark_rows(b), err_msg=f"frame {t}: {stream}")
         np.testing.assert_array_equal(ours[t]["segmentation_mask"], theirs.segmentation_mask, err_msg=f"frame {t}")
     # the clip exercises found and missed parts alike
     assert found["pose_landmarks"] == len(rgbs) and 0 < found["right_hand_landmarks"] < len(rgbs), found

@@ -30,6 +30,11 @@ LANDMARK_STREAMS = ("pose_landmarks", "face_landmarks", "left_hand_landmarks", "
 SEGMENTATION_STREAM = "segmentation_mask"
 
 
+def landmark_rows(landmarks: Any) -> np.ndarray:
+    """A landmark list as (N, 4) float32 rows of (x, y, z, visibility), MediaPipe's normalised units."""
+    return np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
+
+
 class _PacketsByTimestamp(dict):
     """Receives SolutionBase's `outputs[stream] = packet` from the graph's threads; keeps the
     non-empty packets per timestamp (empty ones only announce a stream's timestamp bound)."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from signprep.decode import VideoInfo
 from signprep.keypoint_layout import KeypointLayout
+from signprep.stages.holistic_graph import HolisticGraph, landmark_rows  # mediapipe loads in HolisticGraph()
 
 
 class HolisticKeypoints:
@@ -45,7 +46,6 @@ class HolisticKeypoints:
         # Before importing mediapipe: keep its TensorFlow Lite chatter quieter.
         os.environ.setdefault("GLOG_minloglevel", "2")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        from signprep.stages.holistic_graph import HolisticGraph
 
         self.layout = KeypointLayout(478 if refine_face_landmarks else 468)
         self._holistic = HolisticGraph(
@@ -59,7 +59,6 @@ class HolisticKeypoints:
         self.segmentation = enable_segmentation
         if enable_segmentation:
             self.adds = self.adds + ("_segmentation",)
-        self._width = self._height = 0
 
     def open(self, video: VideoInfo) -> None:
         # A full graph restart (~100 ms of CPU). pose-format's cheaper blank white frame clears the
@@ -67,7 +66,6 @@ class HolisticKeypoints:
         # video (seen on 90029; tests/test_keypoints.py checks a reused stage against a fresh one).
         # A no-op when close() already reset it; needed after a video that failed midway.
         self._holistic.reset()
-        self._width, self._height = video.width, video.height
 
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
         return self.process_many([frame])[0]
@@ -92,7 +90,7 @@ class HolisticKeypoints:
             if landmarks is None:
                 continue
             sl = self.layout.slice(component)
-            pts = np.array([(p.x, p.y, p.z, p.visibility) for p in landmarks.landmark], np.float32)
+            pts = landmark_rows(landmarks)
             xyz[sl] = pts[:, :3] * np.array([w, h, w], np.float32)
             conf[sl] = pts[:, 3] if component == "pose" else 1.0
             present[sl] = True
