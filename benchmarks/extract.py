@@ -2,15 +2,16 @@
 
 Prints:
   1. decode: signprep's decoder (decord, sequential, with its checks) against
-     plain OpenCV sequential reading of the same clips;
+     plain OpenCV sequential reading of the same clips, and decord alone against both
+     (decord's own ceiling, and what signprep's layer over it costs);
   2. keypoints: `signprep extract` (decode + Holistic + shard writing) against
      pose-format's `videos_to_poses` on the same clips at 1 and 2 workers;
   3. the machine's limit for Holistic: cores / (CPU seconds per frame of bare
      `Holistic.process`), measured here on the same frames, and our ratio to it;
   4. peak memory of one worker over three passes of the clips (flat = no growth per video).
 Each ratio to another tool is the median over pairs of runs made back to back, who goes
-first alternating (decode: the readers take turns clip by clip): this machine's speed
-drifts by 10-30% over minutes, too much for best-of-n of each side.
+first alternating (decode: the readers take turns clip by clip, who goes first rotating):
+this machine's speed drifts by 10-30% over minutes, too much for best-of-n of each side.
 
 Run: python benchmarks/extract.py [--clips 12] [--workers 1 2]
 Needs pose-format (`pip install -e .[dev]`).
@@ -30,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
+import decord
 
 from signprep.decode import DecodeOptions, SampleFrames
 from signprep.manifests import Manifest, build_manifest
@@ -47,16 +49,28 @@ def pick_clips(n: int):
     return records[::step][:n]
 
 
-def bench_decode(paths: list[str], repeats: int) -> tuple[list[float], list[float], int]:
-    """Frames/s of each reader over all `paths`, `repeats` times.
+def bench_decode(paths: list[str], repeats: int) -> tuple[dict[str, list[float]], int]:
+    """Frames/s of each reader over all `paths`, `repeats` times: signprep's decoder, decord
+    alone (its bare `next()` loop: what signprep's layer costs, and decord's own ceiling), and
+    plain OpenCV.
 
-    The two readers take turns clip by clip, in alternating order (ours first on even clips),
-    so each clip's pair of timings is made within ~0.3 s: whole-corpus runs of ~7 s each
-    drifted apart by up to 25% here. Each repeat sums its clip times per reader."""
+    The readers take turns clip by clip, who goes first rotating from clip to clip, so each
+    clip's timings are made within ~0.5 s: whole-corpus runs of ~7 s each drifted apart by up
+    to 25% here. Each repeat sums its clip times per reader."""
 
     def ours(path: str) -> int:
         _, frames = next(SampleFrames(path, DecodeOptions()).attempts())
         return sum(1 for _ in frames)
+
+    def decord_alone(path: str) -> int:
+        reader = decord.VideoReader(path, num_threads=0)  # as signprep opens it
+        n = 0
+        while True:
+            try:
+                reader.next()
+            except StopIteration:
+                return n
+            n += 1
 
     def opencv(path: str) -> int:
         n = 0
@@ -65,26 +79,27 @@ def bench_decode(paths: list[str], repeats: int) -> tuple[list[float], list[floa
             ok, bgr = cap.read()
             if not ok:
                 break
-            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # both sides deliver RGB
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # all sides deliver RGB
             n += 1
         cap.release()
         return n
 
-    rates: dict[str, list[float]] = {"ours": [], "opencv": []}
+    readers = {"signprep": ours, "decord": decord_alone, "opencv": opencv}
+    rates: dict[str, list[float]] = {name: [] for name in readers}
     frames = 0
     for _ in range(repeats):
-        seconds = {"ours": 0.0, "opencv": 0.0}
+        seconds = dict.fromkeys(readers, 0.0)
         frames = 0
         for i, path in enumerate(paths):
-            readers = (("ours", ours), ("opencv", opencv))
-            for name, read in readers if i % 2 == 0 else reversed(readers):
+            names = list(readers)
+            for name in names[i % 3 :] + names[: i % 3]:
                 t = time.perf_counter()
-                n = read(path)
+                n = readers[name](path)
                 seconds[name] += time.perf_counter() - t
             frames += n
         for name in rates:
             rates[name].append(frames / seconds[name])
-    return rates["ours"], rates["opencv"], frames
+    return rates, frames
 
 
 def paired(ours: list[float], theirs: list[float]) -> tuple[float, float, float]:
@@ -158,12 +173,17 @@ def main() -> None:
     print(f"{len(records)} clips: {', '.join(r.sample_id for r in records)}; {cores} cores")
 
     decode_repeats = 2 * args.repeats + 1
-    ours, opencv, n = bench_decode([r.video_path for r in build_manifest("wlasl", CORPUS).records], decode_repeats)
-    ratio, low, high = paired(ours, opencv)
+    rates, n = bench_decode([r.video_path for r in build_manifest("wlasl", CORPUS).records], decode_repeats)
     print(f"\n[decode] {n} frames (all corpus clips), {decode_repeats} runs each, taking turns clip by clip")
-    print(f"  signprep (decord)  {max(ours):7.0f} frames/s best, runs {', '.join(f'{x:.0f}' for x in ours)}")
-    print(f"  OpenCV sequential  {max(opencv):7.0f} frames/s best, runs {', '.join(f'{x:.0f}' for x in opencv)}")
-    print(f"  ratio              {ratio:7.2f}x median of paired runs ({low:.2f}-{high:.2f}; target >= 0.9x)")
+    for name, label in (("signprep", "signprep (decord)"), ("decord", "decord alone"), ("opencv", "OpenCV sequential")):
+        runs = rates[name]
+        print(f"  {label:18} {max(runs):7.0f} frames/s best, runs {', '.join(f'{x:.0f}' for x in runs)}")
+    ratio, low, high = paired(rates["signprep"], rates["opencv"])
+    print(f"  signprep / OpenCV  {ratio:7.2f}x median of paired runs ({low:.2f}-{high:.2f}; target >= 0.9x)")
+    ratio, low, high = paired(rates["decord"], rates["opencv"])
+    print(f"  decord alone / OpenCV {ratio:4.2f}x ({low:.2f}-{high:.2f}): the ceiling with decord as primary decoder")
+    ratio, low, high = paired(rates["signprep"], rates["decord"])
+    print(f"  signprep / decord alone {ratio:4.2f}x ({low:.2f}-{high:.2f}): the cost of signprep's layer over decord")
 
     # in a process of its own whose fd 2 is a log file, as the extract workers do: MediaPipe's
     # C++ chatter stays off this report
