@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from signprep.extraction.pipeline import load_pipeline
+from signprep.extraction.runner import run_extract
 from signprep.manifests import Manifest, build_manifest
-from signprep.pipeline import load_pipeline
-from signprep.runner import run_extract
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
 # 428 frames of 6 short clips (41-108 frames each): a few seconds of each worker's model load amortised

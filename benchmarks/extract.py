@@ -33,11 +33,11 @@ from pathlib import Path
 import cv2
 import decord
 
-from signprep.decode import DecodeOptions, SampleFrames
+from signprep.extraction.native_logs import send_native_logs_to
+from signprep.extraction.pipeline import load_pipeline
+from signprep.extraction.runner import run_extract
 from signprep.manifests import Manifest, build_manifest
-from signprep.native_logs import send_native_logs_to
-from signprep.pipeline import load_pipeline
-from signprep.runner import run_extract
+from signprep.video.decode import DecodeOptions, SampleFrames
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
 

@@ -28,10 +28,10 @@ import h5py
 import torch
 
 from signprep.data import HeatmapBatchTransform, ShardDataset
-from signprep.heatmaps import render_heatmaps_np, render_heatmaps_torch
+from signprep.extraction.pipeline import load_pipeline
+from signprep.extraction.runner import run_extract
+from signprep.kernels.gaussian_heatmaps import render_heatmaps_np, render_heatmaps_torch
 from signprep.manifests import Manifest, build_manifest
-from signprep.pipeline import load_pipeline
-from signprep.runner import run_extract
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
 

@@ -4,7 +4,7 @@ Prints, in one run on real corpus clips:
   1. CPU milliseconds per frame of each stage on the same decoded frames
      (process time, all threads), and its cost relative to Holistic;
   2. the separable heatmap renderer against the naive full-grid one at the
-     stage's default setting (more settings: benchmarks/heatmaps.py);
+     stage's default setting (more settings: benchmarks/heatmap_renderers.py);
   3. bytes per frame stored for each dataset of the shipped pipelines
      (multimodal, disentangle, hand_crops), from a real extraction.
 
@@ -23,17 +23,17 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from signprep.decode import SampleFrames
-from signprep.heatmaps import naive_heatmaps_np, render_heatmaps_np
+from signprep.extraction.pipeline import load_pipeline
+from signprep.extraction.runner import run_extract
+from signprep.kernels.gaussian_heatmaps import naive_heatmaps_np, render_heatmaps_np
 from signprep.manifests import Manifest, build_manifest
-from signprep.pipeline import load_pipeline
-from signprep.runner import run_extract
 from signprep.stages.frames import TrainingFrames
 from signprep.stages.hand_crops import HandCrops
 from signprep.stages.heatmaps import KeypointHeatmaps
 from signprep.stages.keypoints import HolisticKeypoints
 from signprep.stages.optical_flow import OpticalFlow
 from signprep.stages.person_mask import PersonMask
+from signprep.video.decode import SampleFrames
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
 CLIPS = ["90012", "90029", "90003", "90013"]  # 640x360, 320x240, 1920x1080, portrait 360x640

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from signprep.train import load_train_config  # noqa: E402
-from signprep.trainers.dsft import TEXT_CACHE_DIR, DSFTConfig, train_dsft  # noqa: E402
+from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, train_dsft  # noqa: E402
+from signprep.training import load_train_config  # noqa: E402
 
 METRICS = ("top1", "top5", "top1_per_class", "retrieval_top1", "retrieval_top5")
 SPLITS = ("eval_train", "eval_test")

@@ -33,8 +33,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from signprep.trainers.hand_crops import HandCropSet, signer_split  # noqa: E402
-from signprep.trainers.handpose import HandPoseConfig, fit_handpose  # noqa: E402
+from signprep.recipes.hand_crops import HandCropSet, signer_split  # noqa: E402
+from signprep.recipes.handpose import HandPoseConfig, fit_handpose  # noqa: E402
 
 GEOMETRY = {"rotate": 30.0, "scale": 0.2, "shift": 6.0, "flip": True}
 VARIANTS: dict[str, dict] = {

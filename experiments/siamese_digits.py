@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from signprep.data import ClassBalancedBatchSampler  # noqa: E402
 from signprep.models.prototypes import PrototypeClassifier, choose_prototypes  # noqa: E402
 from signprep.models.siamese import EmbeddingHead, siamese_pair_loss  # noqa: E402
-from signprep.train import seed_everything  # noqa: E402
+from signprep.training import seed_everything  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -129,11 +129,11 @@ def extract(
     ] = None,
 ) -> None:
     """Extract features of every sample into HDF5 shards; resumable, skips finished samples."""
-    from signprep.backends import BackendError
-    from signprep.lock import OutputLocked
+    from signprep.extraction.backends import BackendError
+    from signprep.extraction.lock import OutputLocked
+    from signprep.extraction.pipeline import ConfigError, load_pipeline
+    from signprep.extraction.runner import PipelineMismatch, run_extract
     from signprep.manifests import Manifest, ManifestError, read_manifest
-    from signprep.pipeline import ConfigError, load_pipeline
-    from signprep.runner import PipelineMismatch, run_extract
     from signprep.shards import SchemaError
 
     try:
@@ -250,7 +250,7 @@ def render(
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write an MP4 of every frame.")] = False,
 ) -> None:
     """Draw chosen samples: keypoints on the frame, heatmaps, flow, mask, hand crops (PNG, optional MP4)."""
-    from signprep.render import contact_sheet, write_mp4, write_png
+    from signprep.reports.contact_sheet import contact_sheet, write_mp4, write_png
     from signprep.shards import SchemaError, ShardReader
 
     try:

@@ -61,7 +61,7 @@ def small_manifest(records):
 
 @pytest.fixture(scope="session")
 def keypoints_pipeline():
-    from signprep.pipeline import load_pipeline
+    from signprep.extraction.pipeline import load_pipeline
 
     return load_pipeline("keypoints")
 
@@ -103,8 +103,8 @@ def reference_run(tmp_path_factory, small_manifest, write_pipeline):
     pipeline, split into one shard per sample (tiny max_shard_mb; storage knobs do not
     change the pipeline hash). Returns (out_dir, summary, pipeline file). Read only:
     tests that alter a directory work on a copy."""
-    from signprep.pipeline import load_pipeline
-    from signprep.runner import run_extract
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
 
     root = tmp_path_factory.mktemp("reference")
     pipeline_file = write_pipeline(root / "keypoints-small-shards.yaml", storage={"max_shard_mb": 0.05})
@@ -130,9 +130,9 @@ def all_stages_run(tmp_path_factory, records):
     Returns (out_dir, summary). Read only."""
     import yaml
 
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
     from signprep.manifests import Manifest
-    from signprep.pipeline import load_pipeline
-    from signprep.runner import run_extract
 
     root = tmp_path_factory.mktemp("all-stages")
     pipeline_file = root / "all.yaml"

@@ -27,7 +27,7 @@ def invoke(*args: str):
 
 
 def _copy(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.lock", "logs"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.extraction.lock", "logs"))
     return dst
 
 

@@ -40,8 +40,8 @@ C = TypeVar("C")
 def load_model_config(path: Path, cls: type[C], **overrides) -> C:
     """Read and validate a model config YAML as `cls` (exit 2 with the config error), then apply the
     command-line overrides that are not None (e.g. `epochs`)."""
-    from signprep.config_errors import ConfigError
-    from signprep.train import load_train_config
+    from signprep.configs import ConfigError
+    from signprep.training import load_train_config
 
     try:
         cfg = load_train_config(path, cls)

@@ -23,7 +23,7 @@ def train(
 ) -> None:
     """Train appearance/sign disentangled encoders (docs/methods.md, "Disentangled encoders"), then print
     the disentanglement report and save reconstructions and swaps as an image grid."""
-    from signprep.trainers.disentangle import DisentangleConfig, train_disentangle
+    from signprep.recipes.disentangle import DisentangleConfig, train_disentangle
 
     cfg = load_model_config(config, DisentangleConfig, epochs=epochs)
     require_shard_dir(shards)
@@ -47,7 +47,7 @@ def embed(
     ] = False,
 ) -> None:
     """Write f_a and f_g per frame (or averaged) and the temporal sign feature of every sample."""
-    from signprep.trainers.disentangle import embed_disentangle
+    from signprep.recipes.disentangle import embed_disentangle
 
     require_shard_dir(shards)
     require_file(checkpoint, "checkpoint")

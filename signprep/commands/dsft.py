@@ -21,7 +21,7 @@ def train(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
 ) -> None:
     """Train visual encoder + DSFT + classifier (docs/methods.md, "Domain-sum feature transformation")."""
-    from signprep.trainers.dsft import DSFTConfig, train_dsft
+    from signprep.recipes.dsft import DSFTConfig, train_dsft
 
     cfg = load_model_config(config, DSFTConfig, epochs=epochs)
     require_shard_dir(shards)
@@ -38,7 +38,7 @@ def embed(
     out: Annotated[Path, typer.Option("--out", "-o", help="Features file (.h5 or .npz).")] = Path("features.h5"),
 ) -> None:
     """Write the DSFT-transformed features (sample_id, label, split, features) of every sample."""
-    from signprep.trainers.dsft import embed_dsft
+    from signprep.recipes.dsft import embed_dsft
 
     require_shard_dir(shards)
     require_file(checkpoint, "checkpoint")

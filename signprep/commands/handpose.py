@@ -20,7 +20,7 @@ def train(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
 ) -> None:
     """Train the hand-pose heatmap network on hand crops (docs/methods.md, "Siamese hand-pose embedding")."""
-    from signprep.trainers.handpose import HandPoseConfig, train_handpose
+    from signprep.recipes.handpose import HandPoseConfig, train_handpose
 
     cfg = load_model_config(config, HandPoseConfig, epochs=epochs)
     require_shard_dir(shards)

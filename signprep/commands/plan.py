@@ -55,9 +55,9 @@ def plan(
     apart and the rest is planned; shards of another pipeline are reported (extract refuses
     them without --force) and everything is planned.
     """
+    from signprep.extraction.pipeline import ConfigError, load_pipeline
+    from signprep.extraction.planning import plan_extraction, read_existing_output
     from signprep.manifests import Manifest, ManifestError, build_manifest, read_manifest
-    from signprep.pipeline import ConfigError, load_pipeline
-    from signprep.plan import plan_extraction, read_existing_output
 
     try:
         config = load_pipeline(pipeline)

@@ -24,7 +24,7 @@ def train(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
 ) -> None:
     """Train the siamese cosine embedding and evaluate the low-shot prototype classifier by signer."""
-    from signprep.trainers.siamese import SiameseConfig, train_siamese
+    from signprep.recipes.siamese import SiameseConfig, train_siamese
 
     cfg = load_model_config(config, SiameseConfig, epochs=epochs, embed_dim=embed_dim)
     require_shard_dir(shards)
@@ -56,7 +56,7 @@ def embed(
     ),
 ) -> None:
     """Write the siamese embedding of every hand crop and of every sample (mean of its crops)."""
-    from signprep.trainers.siamese import embed_siamese
+    from signprep.recipes.siamese import embed_siamese
 
     require_shard_dir(shards)
     require_file(checkpoint, "checkpoint")

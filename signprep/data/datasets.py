@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 
 from signprep.data.clips import PadMode, SamplingMode, sample_clip_indices
 from signprep.data.transforms import crop_sample, normalised_fit, normalize_keypoints, random_crop_box
-from signprep.optical_flow import decode_flow_uint8
+from signprep.kernels.flow_encoding import decode_flow_uint8
 from signprep.shards import ShardReader
 
 IMAGE_MODALITIES = ("frames", "heatmaps", "flow", "flow_rgb", "person_mask", "background_removed")

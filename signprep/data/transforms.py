@@ -4,7 +4,7 @@ and heatmaps rendered on the device from keypoints.
 Coordinates follow the shards (docs/shards.md): keypoints are x, y in continuous pixels
 of the stored frame (origin top-left, pixel n spans [n, n + 1)); every image modality
 (frames, heatmaps, flow, masks) is that frame fitted to its own size by one fit mode,
-out = frame * scale + offset (`signprep.frame_fit.FrameFit`).
+out = frame * scale + offset (`signprep.kernels.frame_fit.FrameFit`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from signprep.frame_fit import FrameFit
-from signprep.heatmaps import render_heatmaps_torch
-from signprep.keypoint_layout import KeypointLayout
+from signprep.kernels.frame_fit import FrameFit
+from signprep.kernels.gaussian_heatmaps import render_heatmaps_torch
+from signprep.kernels.keypoint_layout import KeypointLayout
 
 # MediaPipe pose indices of the shoulders (the signer's left and right).
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
@@ -165,7 +165,7 @@ class HeatmapBatchTransform(torch.nn.Module):
     (H, W) pixels per sample (or the `frame_size` argument for all); optional
     `keypoint_confidence`, `keypoint_present` (B, T, K).
     Added key: `heatmaps` (B, T, K', H, W) float32 (or `dtype`), values in [0, confidence],
-    as `signprep.heatmaps.render_heatmaps_torch` defines them.
+    as `signprep.kernels.gaussian_heatmaps.render_heatmaps_torch` defines them.
 
     keypoint_indices: None (all K of the batch), a KeypointLayout subset name (then the
     batch must hold the full Holistic layout) or indices into the batch's K axis.

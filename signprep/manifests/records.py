@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from signprep.shards.atomic import atomic_write_text
+from signprep.atomic import atomic_write_text
 
 # Sample ids become HDF5 group names and file names of staging parts, so they
 # must not carry path separators or traversal.

@@ -5,7 +5,7 @@ transposed-conv decoder -> 21 heatmap logits (64, 64), one per MediaPipe hand la
 The encoder's features, average-pooled to 128 numbers, are what the siamese embedding
 (`signprep.models.siamese`) is trained on with the encoder frozen.
 
-Heatmap coordinates follow `signprep.heatmaps`: continuous crop pixels, pixel (i, j)
+Heatmap coordinates follow `signprep.kernels.gaussian_heatmaps`: continuous crop pixels, pixel (i, j)
 centred at (j + 0.5, i + 0.5).
 """
 
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signprep.heatmaps import render_heatmaps_torch
+from signprep.kernels.gaussian_heatmaps import render_heatmaps_torch
 
 __all__ = [
     "HandPoseNet",

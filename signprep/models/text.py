@@ -18,6 +18,7 @@ meaning and must not be used for results.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from signprep.shards.atomic import atomic_write_text
+from signprep.atomic import atomic_write_bytes, atomic_write_text
 
 __all__ = ["MINILM", "TEXT_DIM", "GlossTextEmbedder", "TextModelUnavailable", "vocabulary_key"]
 
@@ -105,11 +106,10 @@ class GlossTextEmbedder:
         texts = [g.replace("_", " ").replace("-", " ").lower() for g in glosses]
         emb = _hash_embeddings(texts) if self.model == "hash" else _minilm_embeddings(texts)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # one temp name per process: under torchrun every rank computes and writes the same cache
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-            np.save(tmp, emb)
-            tmp.replace(path)
+            # under torchrun every rank computes and writes the same cache: each through its own temp file
+            buffer = io.BytesIO()  # numpy's own file writes lose the errno of a failed write
+            np.save(buffer, emb)
+            atomic_write_bytes(path, buffer.getbuffer())
             atomic_write_text(
                 path.with_suffix(".json"), json.dumps({"model": self.model, "glosses": glosses}, indent=1)
             )

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from signprep.shards.atomic import atomic_write_text
+from signprep.atomic import atomic_write_text
 from signprep.shards.schema import INDEX_NAME, SCHEMA_VERSION, SchemaError
 
 

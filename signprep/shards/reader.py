@@ -23,8 +23,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from signprep.frame_fit import FrameFit
-from signprep.keypoint_layout import KeypointLayout
+from signprep.kernels.frame_fit import FrameFit
+from signprep.kernels.keypoint_layout import KeypointLayout
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file, check_sample
 

@@ -1,7 +1,7 @@
 """Writing samples: one part file per finished sample, packed into shards.
 
 Durability rule (after denseflow's markers): every file appears under its final
-name only when complete: written as `*.tmp`, fsynced, then renamed. A worker
+name only when complete (`signprep.atomic`: temp file, fsync, rename). A worker
 writes each finished sample to `parts/<sample_id>.h5`; the driver packs parts
 into `shard-NNNNN.h5` files of bounded size, then records them in
 `shard_index.json`, then deletes the parts. A kill at any point leaves either a
@@ -12,7 +12,6 @@ directory back into a consistent state before the next run.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import h5py
 import numpy as np
 
 from signprep import __version__
-from signprep.shards.atomic import fsync_path, write_failure
+from signprep.atomic import atomic_hdf5
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import FILE_FORMAT, SAMPLES_GROUP, SCHEMA_VERSION, content_sha256
 
@@ -85,27 +84,19 @@ def write_part(
     """
     parts_dir.mkdir(parents=True, exist_ok=True)
     final = parts_dir / f"{sample_id}.h5"
-    tmp = parts_dir / f"{sample_id}.h5.{os.getpid()}.tmp"
     attrs = dict(attrs, content_sha256=content_sha256(arrays), pipeline_hash=pipeline_hash)
     compression = None if storage.compression == "none" else storage.compression
     options = {"compression_opts": storage.compression_level} if compression == "gzip" else {}
-    try:
-        with h5py.File(tmp, "w") as f:
-            _write_file_attrs(f, pipeline_json, pipeline_hash)
-            g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
-            for name, a in arrays.items():
-                chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
-                g.create_dataset(
-                    name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
-                )
-            for k, v in attrs.items():
-                g.attrs[k] = _attr_value(v)
-        fsync_path(tmp)
-    except (OSError, RuntimeError) as e:
-        # on a full disk the half-written temp file holds space the next samples need
-        tmp.unlink(missing_ok=True)
-        raise write_failure(final, e) from None
-    tmp.replace(final)
+    with atomic_hdf5(final) as f:
+        _write_file_attrs(f, pipeline_json, pipeline_hash)
+        g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
+        for name, a in arrays.items():
+            chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
+            g.create_dataset(
+                name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
+            )
+        for k, v in attrs.items():
+            g.attrs[k] = _attr_value(v)
     return final
 
 
@@ -122,25 +113,17 @@ def pack_parts(out_dir: Path, parts: list[Path], index: ShardIndex, *, pipeline_
     """
     name = f"shard-{_next_shard_number(out_dir):05d}.h5"
     final = out_dir / name
-    tmp = out_dir / (name + ".tmp")
     entries = {}
-    try:
-        with h5py.File(tmp, "w") as dst:
-            _write_file_attrs(dst, pipeline_json, index.pipeline_hash)
-            samples = dst.create_group(SAMPLES_GROUP)
-            for part in parts:
-                with h5py.File(part, "r") as src:
-                    for sample_id, g in src[SAMPLES_GROUP].items():
-                        src.copy(g, samples, name=sample_id)  # raw chunk copy: no recompression
-                        entries[sample_id] = _index_entry(g)
-        fsync_path(tmp)
-    except (OSError, RuntimeError) as e:
-        # Disk full mid-shard: drop the partial shard (it holds space), keep the parts (they
-        # are the truth until indexed) and the index as it was; a rerun packs them.
-        tmp.unlink(missing_ok=True)
-        raise write_failure(final, e) from None
-    tmp.replace(final)
-    fsync_path(out_dir)
+    # Disk full mid-shard: no partial shard is left (it would hold space), the parts (the truth
+    # until indexed) and the index stay as they were; a rerun packs them.
+    with atomic_hdf5(final) as dst:
+        _write_file_attrs(dst, pipeline_json, index.pipeline_hash)
+        samples = dst.create_group(SAMPLES_GROUP)
+        for part in parts:
+            with h5py.File(part, "r") as src:
+                for sample_id, g in src[SAMPLES_GROUP].items():
+                    src.copy(g, samples, name=sample_id)  # raw chunk copy: no recompression
+                    entries[sample_id] = _index_entry(g)
     index.add_shard(name, final, entries)
     index.save(out_dir)
     for part in parts:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from signprep.decode import VideoInfo
+from signprep.video.decode import VideoInfo
 
 
 class FrameStage(Protocol):

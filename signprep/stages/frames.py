@@ -1,7 +1,7 @@
 """Frames stage: the decoded frames at a training size.
 
 Requires: `rgb`. Adds: `frames` (H, W, 3) uint8, fitted by `FrameFit` (see
-signprep/frame_fit.py; the fit is in the sample attribute `frames_fit`).
+signprep/kernels/frame_fit.py; the fit is in the sample attribute `frames_fit`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from signprep.decode import VideoInfo
-from signprep.frame_fit import FitMode, FrameFit
+from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.video.decode import VideoInfo
 
 
 class TrainingFrames:

@@ -19,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from signprep.decode import VideoInfo
-from signprep.keypoint_layout import KeypointLayout
+from signprep.kernels.keypoint_layout import KeypointLayout
+from signprep.video.decode import VideoInfo
 
 # MediaPipe pose indices of the signer's (elbow, wrist) per hand
 _ARM = {"left_hand": (13, 15), "right_hand": (14, 16)}

@@ -9,7 +9,7 @@ as 0). The runner stacks them to (T, K_subset, H, W).
 Channel k is confidence_k * exp(-d^2 / (2 sigma^2)), d in heatmap pixels, and
 heatmap pixel (i, j) has its centre at frame pixel coordinates
 ((j + 0.5) * W_frame / W, (i + 0.5) * H_frame / H) (continuous coordinates,
-frame pixel centres at n + 0.5; see `signprep.heatmaps`). Absent keypoints give
+frame pixel centres at n + 0.5; see `signprep.kernels.gaussian_heatmaps`). Absent keypoints give
 all-zero channels. The frame size comes from the VideoInfo of the sample.
 """
 
@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from signprep.decode import VideoInfo
-from signprep.frame_fit import FitMode, FrameFit
-from signprep.heatmaps import UINT8_SCALE, quantize_heatmaps, render_heatmaps_np, render_limbs_np
-from signprep.keypoint_layout import KeypointLayout
+from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.kernels.gaussian_heatmaps import UINT8_SCALE, quantize_heatmaps, render_heatmaps_np, render_limbs_np
+from signprep.kernels.keypoint_layout import KeypointLayout
+from signprep.video.decode import VideoInfo
 
 # pose 33 + left hand 21 + right hand 21; the rest of K is the face mesh
 _NON_FACE_POINTS = 75

@@ -8,7 +8,7 @@ of frame t+1 while the hands and face of frame t still run (measured on 12
 corpus clips: 1.52 cores and 7-14% more frames/s with 16 frames a chunk). The
 landmarks are the same to the bit: the graph is a data flow ordered by
 timestamps, and tracking state still passes from each frame to the next
-(tests/test_keypoints.py checks chunks against `Holistic.process`).
+(tests/stages/test_keypoints.py checks chunks against `Holistic.process`).
 
 This reads two internals of mediapipe 0.10.21's `SolutionBase` (pinned in
 pyproject.toml): its graph (`_graph`), and the mapping its output callback

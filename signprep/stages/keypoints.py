@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from signprep.decode import VideoInfo
-from signprep.keypoint_layout import KeypointLayout
+from signprep.kernels.keypoint_layout import KeypointLayout
 from signprep.stages.holistic_graph import HolisticGraph, landmark_rows  # mediapipe loads in HolisticGraph()
+from signprep.video.decode import VideoInfo
 
 
 class HolisticKeypoints:
@@ -63,7 +63,7 @@ class HolisticKeypoints:
     def open(self, video: VideoInfo) -> None:
         # A full graph restart (~100 ms of CPU). pose-format's cheaper blank white frame clears the
         # landmarks but not the pose visibility filter: confidences then depend on the previous
-        # video (seen on 90029; tests/test_keypoints.py checks a reused stage against a fresh one).
+        # video (seen on 90029; tests/stages/test_keypoints.py checks a reused stage against a fresh one).
         # A no-op when close() already reset it; needed after a video that failed midway.
         self._holistic.reset()
 

@@ -14,15 +14,10 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from signprep.decode import VideoInfo
-from signprep.frame_fit import FitMode, FrameFit
-from signprep.optical_flow import (
-    DisFlow,
-    FarnebackFlow,
-    RaftFlow,
-    encode_flow_uint8,
-    flow_to_rgb,
-)
+from signprep.kernels.flow_encoding import encode_flow_uint8, flow_to_rgb
+from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.stages.flow_methods import DisFlow, FarnebackFlow, RaftFlow
+from signprep.video.decode import VideoInfo
 
 
 class OpticalFlow:

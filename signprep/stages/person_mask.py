@@ -17,8 +17,8 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from signprep.decode import VideoInfo
-from signprep.frame_fit import FitMode, FrameFit
+from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.video.decode import VideoInfo
 
 
 class PersonMask:

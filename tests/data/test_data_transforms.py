@@ -15,8 +15,8 @@ from signprep.data.transforms import (
     normalize_keypoints,
     random_crop_box,
 )
-from signprep.frame_fit import FrameFit
-from signprep.heatmaps import render_heatmaps_np
+from signprep.kernels.frame_fit import FrameFit
+from signprep.kernels.gaussian_heatmaps import render_heatmaps_np
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 

@@ -17,8 +17,8 @@ from signprep.data import (
     SameGlossPairSampler,
     ShardDataset,
 )
-from signprep.frame_fit import FrameFit
-from signprep.heatmaps import render_heatmaps_np
+from signprep.kernels.frame_fit import FrameFit
+from signprep.kernels.gaussian_heatmaps import render_heatmaps_np
 from signprep.shards import ShardReader
 
 # Two glosses, each by signers 901 (train) and 912 (test): eat 70 + 67, yes 60 + 71 source frames, decoded at
@@ -30,9 +30,9 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.i
 @pytest.fixture(scope="session")
 def pairs_run(tmp_path_factory, records, write_pipeline) -> Path:
     """Keypoint shards of two glosses by two signers each, in two splits. Read only."""
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
     from signprep.manifests import Manifest
-    from signprep.pipeline import load_pipeline
-    from signprep.runner import run_extract
 
     root = tmp_path_factory.mktemp("data-pairs")
     pipeline = load_pipeline(write_pipeline(root / "keypoints-12fps.yaml", decode={"fps": 12}))

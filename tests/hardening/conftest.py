@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hardening_files import CHEAP_PIPELINE, real_frames
 
-from signprep.pipeline import parse_pipeline
+from signprep.extraction.pipeline import parse_pipeline
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from hardening_files import decoded_frames, truncate, write_audio_only, write_video
 
-from signprep.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, _decord_frames
-from signprep.extract import extract_sample
+from signprep.extraction.pipeline import parse_pipeline
+from signprep.extraction.runner import ERRORS_NAME, run_extract
+from signprep.extraction.sample import extract_sample
 from signprep.manifests import Manifest, SampleRecord
-from signprep.pipeline import parse_pipeline
-from signprep.runner import ERRORS_NAME, run_extract
 from signprep.shards import ShardReader
 from signprep.shards.verify import verify_dir
+from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, _decord_frames
 
 # VFR presentation times (ms): bursts and gaps, 20 frames over ~1 s
 VFR_PTS_MS = [0, 40, 80, 200, 240, 250, 260, 270, 400, 440, 480, 520, 560, 700, 740, 780, 820, 860, 900, 940]

@@ -21,9 +21,9 @@ from hardening_processes import REPO, extract_command, kill_group, start, writte
 from typer.testing import CliRunner
 
 from signprep.cli import app
+from signprep.extraction.pipeline import load_pipeline
+from signprep.extraction.runner import run_extract
 from signprep.manifests import Manifest, SampleRecord, write_manifest
-from signprep.pipeline import load_pipeline
-from signprep.runner import run_extract
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import INDEX_NAME, SAMPLES_GROUP
 from signprep.shards.verify import verify_dir
@@ -227,14 +227,14 @@ def test_disk_full_while_packing_a_shard_is_a_clear_error_and_a_rerun_completes(
     assert index.shards, f"no shard was finished before the disk filled up ({how})"
     report = verify_dir(snapshot)
     assert report.ok and report.samples_checked == len(index.samples) > 0, report.problems
-    assert not list(snapshot.glob("shard-*.tmp")) and not list(snapshot.glob("*.h5.tmp"))
+    assert not list(snapshot.rglob("*.tmp"))
     assert rerun_rc == 0
     assert_complete_and_equal(final, reference, [r.sample_id for r in records])
 
 
 # ----------------------------------------------------------------- damaged shards and index
 def _copy(src: Path, dst: Path) -> Path:
-    return Path(shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.lock", "logs")))
+    return Path(shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.extraction.lock", "logs")))
 
 
 def _cli(*args: str):

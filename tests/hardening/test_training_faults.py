@@ -1,5 +1,5 @@
 """Training faults (issue #9, item 5). A non-finite loss stopping with a clear message and a
-usable last checkpoint is tests/train/test_trainer.py::test_non_finite_loss_stops_with_message;
+usable last checkpoint is tests/training/test_trainer.py::test_non_finite_loss_stops_with_message;
 resume after an in-process stop is ::test_resume_reproduces_uninterrupted_run. Here the run is
 a real process, SIGKILLed at random moments, checkpoint writes included."""
 
@@ -16,7 +16,7 @@ import torch
 from hardening_processes import kill_group, start
 from train_until_killed import CONFIG, train
 
-from signprep.train import load_checkpoint
+from signprep.training import load_checkpoint
 
 SCRIPT = Path(__file__).with_name("train_until_killed.py")
 STEPS = 40

@@ -14,13 +14,13 @@ import pytest
 import torch
 from hardening_files import CHEAP_PIPELINE, write_video
 
-from signprep.config_errors import ConfigError
+from signprep.configs import ConfigError
+from signprep.extraction.pipeline import load_pipeline, parse_pipeline
+from signprep.extraction.runner import run_extract
 from signprep.manifests import Manifest, SampleRecord
-from signprep.pipeline import load_pipeline, parse_pipeline
-from signprep.runner import run_extract
 from signprep.shards import SchemaError, ShardReader
 from signprep.shards.verify import verify_dir
-from signprep.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from signprep.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 PACKAGE = Path(__file__).resolve().parents[2] / "signprep"
 
@@ -93,7 +93,7 @@ def test_a_bad_pipeline_config_names_the_file_and_the_key(case, tmp_path: Path):
     assert not marker.exists()  # safe_load: YAML tags never construct Python objects
 
 
-# train configs: tests/train/test_train_config.py::test_errors_name_file_and_key (unknown keys, wrong
+# train configs: tests/training/test_train_config.py::test_errors_name_file_and_key (unknown keys, wrong
 # types) and ::test_unreadable_and_invalid_yaml
 
 

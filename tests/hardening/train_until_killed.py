@@ -1,4 +1,4 @@
-"""Train the tiny task of tests/train, resuming from OUT/last.pt when it exists; run as a script
+"""Train the tiny task of tests/training, resuming from OUT/last.pt when it exists; run as a script
 by test_training_faults.py, which SIGKILLs it. Usage: train_until_killed.py OUT SECONDS_PER_STEP"""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from tiny_training_task import NoisyBlobs, build, step_fn, tiny_config  # noqa: E402
 
-from signprep.train import Trainer  # noqa: E402
+from signprep.training import Trainer  # noqa: E402
 
 # 40 samples / batch 8 = 5 steps per epoch: 40 steps, a checkpoint after every one
 CONFIG = tiny_config(epochs=8, checkpoint_every=1)

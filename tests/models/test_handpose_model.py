@@ -18,7 +18,7 @@ from signprep.models.handpose import (
     heatmap_loss,
     heatmap_targets,
 )
-from signprep.trainers.handpose import (
+from signprep.recipes.handpose import (
     HandPoseConfig,
     augment_crops,
     build_sgd_warm_restarts,

@@ -12,9 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
+from signprep.extraction.pipeline import load_pipeline
+from signprep.extraction.runner import run_extract
 from signprep.manifests import Manifest
-from signprep.pipeline import load_pipeline
-from signprep.runner import run_extract
 from signprep.shards import SCHEMA_VERSION, SchemaError, ShardReader
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import INDEX_NAME, SAMPLES_GROUP, check_file
@@ -27,7 +27,7 @@ def _sha256(path: Path) -> str:
 
 
 def _copy(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.lock", "logs"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.extraction.lock", "logs"))
     return dst
 
 

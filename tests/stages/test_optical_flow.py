@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from signprep.decode import VideoInfo
-from signprep.optical_flow import FlowError, RaftFlow, decode_flow_uint8, encode_flow_uint8, flow_to_rgb
+from signprep.kernels.flow_encoding import decode_flow_uint8, encode_flow_uint8, flow_to_rgb
+from signprep.stages.flow_methods import FlowError, RaftFlow
 from signprep.stages.optical_flow import OpticalFlow
+from signprep.video.decode import VideoInfo
 
 
 def _textured(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from signprep.decode import VideoInfo
-from signprep.keypoint_layout import KeypointLayout
+from signprep.kernels.keypoint_layout import KeypointLayout
 from signprep.shards import ShardReader
 from signprep.stages.hand_crops import HandCrops
+from signprep.video.decode import VideoInfo
 
 LAYOUT = KeypointLayout()
 

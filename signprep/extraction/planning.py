@@ -1,0 +1,417 @@
+"""Size an extraction before starting it: frames, CPU core-hours per stage, storage per modality.
+
+`plan_extraction(manifest, pipeline)` counts the frames each sample will yield
+and multiplies them by per-frame costs measured on real clips (the `COSTS` table
+below). Frame counts come, per sample, from the cheapest source that knows:
+
+1. the video's header when the file is present (MP4/MOV: the sample count of
+   the video track, read from the `moov` box without decoding; other
+   containers: OpenCV's frame count, which opens the file but decodes nothing),
+   clipped to the record's frame range;
+2. the metadata's frame range (`frame_end - frame_start + 1`) when the video is
+   absent but the range is explicit;
+3. otherwise an average: the mean length of the samples of this manifest that
+   are known by 1 or 2 (at least `MIN_KNOWN_FOR_MEAN` of them), else
+   `FALLBACK_FRAMES_PER_VIDEO`.
+
+The plan states how many samples each source covered. A pipeline that resamples
+to another `decode.fps` scales counts by target/source fps (source fps from the
+header, else the metadata, else 25).
+
+Given the extract's output directory (`read_existing_output`), samples its shard
+index already holds for this pipeline are counted apart, as extract would skip
+them, and only the rest is planned.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from signprep.extraction.pipeline import PipelineConfig
+from signprep.manifests import Manifest, SampleRecord
+from signprep.shards.index import ShardIndex, output_conflict
+from signprep.shards.schema import SchemaError
+from signprep.video.mp4 import child, top_level_box, tracks
+
+# ------------------------------------------------------------------ measured constants
+# CPU milliseconds per output frame (process time of all threads, i.e. core-ms) and
+# stored bytes per frame (gzip 4 + shuffle), each at the setting it was measured at.
+# Where they come from, all on the project's 2-core x86 test machine, mediapipe 0.10.21:
+# - ms, stages: `benchmarks/stages.py` [cost], 160 frames of 4 corpus clips (90012,
+#   90029, 90003 at 1920x1080, 90013 portrait), Holistic model_complexity 1.
+# - ms, decode + write: `extract_sample` of the keypoints pipeline on the same 4 whole
+#   clips (557 frames) took 68.8 CPU ms/frame; that minus Holistic's 65.1 is decord
+#   decoding, the pipeline's bookkeeping and the HDF5 part write.
+# - bytes, keypoints / person mask / hand crops: the whole sample corpus (37 clips,
+#   4828 frames) extracted with keypoints + person_mask (holistic, 64x64, frames) +
+#   hand_crops (64): the datasets' HDF5 storage sizes / frames.
+# - bytes, frames / heatmaps / flow: docs/shards.md ("Derived modalities"), 4 corpus clips.
+# Wall-clock check: 2 loky workers extract the corpus keypoints at ~25 frames/s on the
+# 2 cores, i.e. ~80 core-ms/frame, ~15% above the CPU-time sum (process scheduling).
+
+
+@dataclass(frozen=True)
+class Cost:
+    cpu_ms: float  # per frame, at `measured_size`
+    bytes: float  # stored per frame, at `measured_size`
+    measured_size: tuple[int, int] | None = None  # (height, width) of the stored arrays; None: size-independent
+
+
+COSTS: dict[str, Cost] = {
+    "decode_write": Cost(3.7, 0.0),
+    "keypoints": Cost(65.1, 4852.0),  # keypoints 4738 + confidence 109 + present 4 + frame_indices 1
+    "holistic_segmentation": Cost(12.6, 0.0),  # extra Holistic cost when person_mask.source = holistic
+    "person_mask": Cost(3.59, 361.0, (64, 64)),
+    "person_mask_selfie": Cost(11.18, 361.0, (64, 64)),  # Selfie Segmentation model; same mask bytes
+    "background_removed": Cost(0.0, 1464.0, (64, 64)),  # person_mask.frames (made in the mask stage's time)
+    "hand_crops": Cost(1.39, 9952.0, (64, 64)),  # crops 9784 + crop keypoints 144 + boxes 23 + flags
+    "frames": Cost(2.69, 10774.0, (112, 112)),
+    "heatmaps": Cost(0.58, 10886.0, (64, 64)),  # 79 channels (signvtcl79), uint8; float16: 38310
+    "flow_dis_fast": Cost(3.01, 849.0, (112, 112)),
+    "flow_dis_medium": Cost(4.63, 849.0, (112, 112)),
+    "flow_farneback": Cost(5.05, 849.0, (112, 112)),
+}
+HEATMAP_FLOAT16_FACTOR = 38310 / 10886  # measured beside the uint8 figure (docs/shards.md)
+
+# A sample's length when neither its video nor its metadata says: the mean decoded
+# length of the 37 labelled clips of the sample corpus (shared/data, clips.csv).
+FALLBACK_FRAMES_PER_VIDEO = 130.5
+MIN_KNOWN_FOR_MEAN = 30  # fewer known lengths than this: the corpus mean is the better guess
+DEFAULT_FPS = 25.0
+
+
+# ------------------------------------------------------------------ frame counts
+def mp4_frame_count(path: str | Path) -> tuple[int, float] | None:
+    """(frames, fps) of the first video track of an MP4/MOV file, from its `moov` box; None if not found.
+
+    Reads the top-level box headers and the `moov` box only (tens of kB), never the media data.
+    """
+    moov = top_level_box(path, b"moov")
+    return None if moov is None else _video_track_frames(moov)
+
+
+def _video_track_frames(moov: bytes) -> tuple[int, float] | None:
+    for handler, trak in tracks(moov):
+        if handler != b"vide":
+            continue
+        stbl = child(trak, b"mdia", b"minf", b"stbl")
+        mdhd = child(trak, b"mdia", b"mdhd")
+        if stbl is None or mdhd is None:
+            return None
+        stsz = child(stbl, b"stsz")
+        stz2 = child(stbl, b"stz2")
+        if stsz is not None:
+            frames = struct.unpack_from(">I", stsz, 8)[0]
+        elif stz2 is not None:
+            frames = struct.unpack_from(">I", stz2, 8)[0]
+        else:
+            return None
+        if mdhd[0] == 1:  # version 1: 64-bit times
+            timescale, duration = struct.unpack_from(">IQ", mdhd, 20)
+        else:
+            timescale, duration = struct.unpack_from(">II", mdhd, 12)
+        fps = frames * timescale / duration if duration and timescale else 0.0
+        return frames, fps
+    return None
+
+
+def header_frame_count(path: str | Path) -> tuple[int, float] | None:
+    """(frames, fps) a video's header declares, without decoding; None if unreadable."""
+    try:
+        found = mp4_frame_count(path)
+    except (OSError, struct.error):
+        found = None
+    if found is not None and found[0] > 0:
+        return found
+    import cv2  # not MP4 (webm, mkv, avi): the container's count through OpenCV, no frame decoded
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        frames, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+    return (frames, fps) if frames > 0 else None
+
+
+def _range_frames(record: SampleRecord, video_frames: int | None) -> int | None:
+    """Frames of the record's range; -1 (to the end) needs the video's count."""
+    if record.frame_end == -1:
+        return None if video_frames is None else max(0, video_frames - record.frame_start + 1)
+    end = record.frame_end if video_frames is None else min(record.frame_end, video_frames)
+    return max(0, end - record.frame_start + 1)
+
+
+# ------------------------------------------------------------------ what is already extracted
+@dataclass(frozen=True)
+class ExistingOutput:
+    """An extract output directory as `signprep extract` would judge it (signprep/extraction/runner.py)."""
+
+    out_dir: str
+    frames: dict[str, int] | None = None  # sample id -> stored frames; None: no index of this pipeline
+    problem: str | None = None  # why extract would refuse the directory (without --force)
+
+
+def read_existing_output(out_dir: str | Path, pipeline: PipelineConfig) -> ExistingOutput:
+    """The samples `out_dir`'s shard index holds for `pipeline`, read without the output lock:
+    planning writes nothing and may run beside an extract.
+
+    The checks are extract's (runner `_prepare_out_dir`): a sample is done when the index names
+    it and the index's pipeline hash is this pipeline's. Another hash, or shard files without an
+    index, make extract refuse the directory; that is returned as `problem`, with nothing done.
+    Parts finished before a kill (packed by the next extract) are not counted: the plan errs on
+    the side of more work.
+    """
+    out = Path(out_dir)
+    try:
+        index = ShardIndex.load(out)
+    except SchemaError as e:
+        return ExistingOutput(str(out), problem=f"{e}; extract would stop on it")
+    conflict = output_conflict(out, index, pipeline.name, pipeline.content_hash())
+    if conflict:
+        return ExistingOutput(str(out), problem=f"{conflict}: extract refuses it without --force, which deletes them")
+    if index is None:
+        return ExistingOutput(str(out))  # new or empty: nothing extracted yet
+    return ExistingOutput(str(out), {sid: int(e.get("num_frames", 0)) for sid, e in index.samples.items()})
+
+
+# ------------------------------------------------------------------ the plan
+@dataclass
+class StageLine:
+    stage: str
+    cpu_ms_per_frame: float
+    core_hours_present: float
+    core_hours_all: float
+
+
+@dataclass
+class StorageLine:
+    modality: str
+    bytes_per_frame: float
+    bytes_present: float
+    bytes_all: float
+
+
+@dataclass
+class ExtractionPlan:
+    pipeline: str
+    samples: int  # the manifest's: present + missing + already_extracted
+    present: int  # to do, with their video
+    missing: int  # to do, without
+    already_extracted: int = 0  # in the shards of `extracted_in`: not planned
+    frames_already_extracted: int = 0  # their stored frames, from the shard index
+    extracted_in: str | None = None  # --out, when it holds this pipeline's shard index
+    out_problem: str | None = None  # --out holds what extract would refuse: planned in full
+    frames_present: int = 0  # samples whose video is present
+    frames_missing: int = 0
+    frames_from_header: int = 0  # samples counted by each source
+    frames_from_range: int = 0
+    frames_from_mean: int = 0
+    mean_frames: float = 0.0
+    mean_source: str = ""
+    stages: list[StageLine] = field(default_factory=list)
+    storage: list[StorageLine] = field(default_factory=list)
+
+    @property
+    def frames_all(self) -> int:
+        return self.frames_present + self.frames_missing
+
+    @property
+    def core_hours_present(self) -> float:
+        return sum(s.core_hours_present for s in self.stages)
+
+    @property
+    def core_hours_all(self) -> float:
+        return sum(s.core_hours_all for s in self.stages)
+
+    @property
+    def bytes_present(self) -> float:
+        return sum(s.bytes_present for s in self.storage)
+
+    @property
+    def bytes_all(self) -> float:
+        return sum(s.bytes_all for s in self.storage)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(
+            frames_all=self.frames_all,
+            core_hours_present=round(self.core_hours_present, 3),
+            core_hours_all=round(self.core_hours_all, 3),
+            bytes_present=round(self.bytes_present),
+            bytes_all=round(self.bytes_all),
+        )
+        return d
+
+    def _sample_lines(self) -> list[str]:
+        counts = f"{self.present} with video, {self.missing} missing video"
+        if self.extracted_in is None:
+            lines = [f"  samples            : {self.samples} ({counts})"]
+        else:
+            lines = [
+                f"  samples            : {self.samples} ({self.already_extracted} already extracted; to do: {counts})",
+                f"  already extracted  : {self.already_extracted} samples, {self.frames_already_extracted:,} frames"
+                f" in {self.extracted_in} (extract skips them; not counted below)",
+            ]
+        if self.out_problem:
+            lines.append(f"  output directory   : {self.out_problem}; planned in full")
+        return lines
+
+    def render(self, workers: int) -> str:
+        lines = [
+            f"signprep plan: pipeline {self.pipeline!r}",
+            *self._sample_lines(),
+            f"  frames             : {self.frames_present:,} of present videos,"
+            f" {self.frames_all:,} if all were present",
+            f"    from video headers   : {self.frames_from_header} samples",
+            f"    from metadata ranges : {self.frames_from_range} samples",
+            f"    estimated            : {self.frames_from_mean} samples at {self.mean_frames:.1f} frames each"
+            f" ({self.mean_source})",
+            f"  {'CPU core-hours':<26} {'ms/frame':>9} {'present':>10} {'all':>10}",
+        ]
+        for s in self.stages:
+            lines.append(
+                f"    {s.stage:<24} {s.cpu_ms_per_frame:9.1f} {s.core_hours_present:10.2f} {s.core_hours_all:10.2f}"
+            )
+        per_frame = sum(s.cpu_ms_per_frame for s in self.stages)
+        lines.append(f"    {'total':<24} {per_frame:9.1f} {self.core_hours_present:10.2f} {self.core_hours_all:10.2f}")
+        lines.append(
+            f"    {f'wall time, {workers} workers':<24} {'':9} {self.core_hours_present / workers:9.2f}h"
+            f" {self.core_hours_all / workers:9.2f}h  (a core each; measured runs took ~15% longer)"
+        )
+        lines.append(f"  {'storage':<26} {'B/frame':>9} {'present':>10} {'all':>10}")
+        for s in self.storage:
+            lines.append(
+                f"    {s.modality:<24} {s.bytes_per_frame:9.0f} {_size(s.bytes_present):>10} {_size(s.bytes_all):>10}"
+            )
+        total_per_frame = sum(s.bytes_per_frame for s in self.storage)
+        lines.append(
+            f"    {'total':<24} {total_per_frame:9.0f} {_size(self.bytes_present):>10} {_size(self.bytes_all):>10}"
+        )
+        lines.append("  (per-frame costs measured on a 2-core x86 machine: signprep/extraction/planning.py COSTS)")
+        return "\n".join(lines)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def _area_scale(size: tuple[int, int] | int, cost: Cost) -> float:
+    """Bytes scale with the stored pixel count relative to the measured size."""
+    h, w = (size, size) if isinstance(size, int) else size
+    mh, mw = cost.measured_size
+    return (h * w) / (mh * mw)
+
+
+def pipeline_costs(pipeline: PipelineConfig) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """([(stage, CPU ms per frame)], [(modality, bytes per frame)]) of the pipeline's enabled stages."""
+    st = pipeline.stages
+    cpu = [("decode + write", COSTS["decode_write"].cpu_ms)]
+    stored: list[tuple[str, float]] = []
+    if st.keypoints is not None:
+        cpu.append(("keypoints (Holistic)", COSTS["keypoints"].cpu_ms))
+        stored.append(("keypoints", COSTS["keypoints"].bytes))
+    if st.person_mask is not None:
+        pm = st.person_mask
+        if pm.source == "holistic":
+            cpu.append(("person_mask", COSTS["holistic_segmentation"].cpu_ms + COSTS["person_mask"].cpu_ms))
+        else:
+            cpu.append(("person_mask (selfie)", COSTS["person_mask_selfie"].cpu_ms))
+        stored.append(("person_mask", COSTS["person_mask"].bytes * _area_scale(pm.size, COSTS["person_mask"])))
+        if pm.frames:
+            br = COSTS["background_removed"]
+            stored.append(("background_removed", br.bytes * _area_scale(pm.size, br)))
+    if st.hand_crops is not None:
+        hc = COSTS["hand_crops"]
+        cpu.append(("hand_crops", hc.cpu_ms))
+        stored.append(("hand_crops", hc.bytes * _area_scale(st.hand_crops.size, hc)))
+    if st.frames is not None:
+        fr = COSTS["frames"]
+        cpu.append(("frames", fr.cpu_ms * _area_scale(st.frames.size, fr)))
+        stored.append(("frames", fr.bytes * _area_scale(st.frames.size, fr)))
+    if st.heatmaps is not None:
+        hm = COSTS["heatmaps"]
+        factor = HEATMAP_FLOAT16_FACTOR if st.heatmaps.dtype == "float16" else 1.0
+        cpu.append(("heatmaps", hm.cpu_ms * _area_scale(st.heatmaps.size, hm)))
+        stored.append(("heatmaps", hm.bytes * _area_scale(st.heatmaps.size, hm) * factor))
+    if st.flow is not None:
+        fl = st.flow
+        key = {"dis": f"flow_dis_{fl.preset}", "farneback": "flow_farneback"}.get(fl.method, "flow_dis_medium")
+        cost = COSTS.get(key, COSTS["flow_dis_fast"])  # ultrafast and raft: not measured, the nearest figure
+        # DIS cost grew 1.6x from 112x112 to 256x256 (5.2x the pixels): mostly fixed per-frame work
+        scale = _area_scale(fl.size, cost)
+        cpu.append((f"flow ({fl.method})", cost.cpu_ms * (1 + 0.15 * (scale - 1))))
+        stored.append(("flow", cost.bytes * scale * (2 if fl.dtype == "float16" else 1)))
+    return cpu, stored
+
+
+def plan_extraction(
+    manifest: Manifest, pipeline: PipelineConfig, existing: ExistingOutput | None = None
+) -> ExtractionPlan:
+    """Frames, core-hours and bytes for `manifest` under `pipeline` (see the module docstring);
+    with `existing`, for the samples not yet in its shards."""
+    done = existing.frames if existing is not None and existing.frames is not None else {}
+    # a sample in the shards is no work, whether or not its video is still there
+    todo_present = [r for r in manifest.records if r.sample_id not in done]
+    todo_missing = [r for r in manifest.missing if r.sample_id not in done]
+    plan = ExtractionPlan(pipeline.name, samples=len(manifest), present=len(todo_present), missing=len(todo_missing))
+    if existing is not None:
+        plan.out_problem = existing.problem
+        if existing.frames is not None:
+            plan.extracted_in = existing.out_dir
+    done_frames = [done[r.sample_id] for r in manifest.records + manifest.missing if r.sample_id in done]
+    plan.already_extracted, plan.frames_already_extracted = len(done_frames), sum(done_frames)
+    known_present: list[int] = []
+    known_missing: list[int] = []
+    unknown_present = unknown_missing = 0
+    for records, known, is_present in (
+        (todo_present, known_present, True),
+        (todo_missing, known_missing, False),
+    ):
+        for record in records:
+            header = header_frame_count(record.video_path) if is_present else None
+            frames = _range_frames(record, header[0] if header else None)
+            if frames is None:
+                if is_present:
+                    unknown_present += 1
+                else:
+                    unknown_missing += 1
+                continue
+            if header:
+                plan.frames_from_header += 1
+            else:
+                plan.frames_from_range += 1
+            source_fps = (header[1] if header and header[1] > 0 else None) or record.fps or DEFAULT_FPS
+            known.append(_resampled(frames, source_fps, pipeline.decode.fps))
+    known_all = known_present + known_missing + done_frames  # stored lengths are known lengths too
+    if len(known_all) >= MIN_KNOWN_FOR_MEAN:
+        plan.mean_frames = sum(known_all) / len(known_all)
+        plan.mean_source = f"mean of the {len(known_all)} known lengths in this manifest"
+    else:
+        plan.mean_frames = _resampled(FALLBACK_FRAMES_PER_VIDEO, DEFAULT_FPS, pipeline.decode.fps)
+        plan.mean_source = "mean length of the sample corpus clips: too few known lengths here"
+    plan.frames_from_mean = unknown_present + unknown_missing
+    plan.frames_present = sum(known_present) + round(unknown_present * plan.mean_frames)
+    plan.frames_missing = sum(known_missing) + round(unknown_missing * plan.mean_frames)
+
+    cpu, stored = pipeline_costs(pipeline)
+    hours = 1 / 1000 / 3600
+    plan.stages = [
+        StageLine(name, round(ms, 2), plan.frames_present * ms * hours, plan.frames_all * ms * hours)
+        for name, ms in cpu
+    ]
+    plan.storage = [StorageLine(name, round(b, 1), plan.frames_present * b, plan.frames_all * b) for name, b in stored]
+    return plan
+
+
+def _resampled(frames: float, source_fps: float, target_fps: float | None) -> float:
+    """Frames after resampling to target_fps (the decoder drops frames, or repeats them to go up)."""
+    if not target_fps or source_fps <= 0:
+        return frames
+    return math.ceil(frames * target_fps / source_fps)

@@ -1,0 +1,1 @@
+"""Pictures of shards and runs for people: contact sheets and MP4s of samples."""

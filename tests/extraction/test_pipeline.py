@@ -1,0 +1,68 @@
+"""The shipped pipelines load, validate, and (all stages at once) extract real clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from signprep.extraction.pipeline import ConfigError, load_pipeline, parse_pipeline, shipped_pipelines
+from signprep.shards import ShardReader
+from signprep.shards.verify import verify_dir
+
+
+def test_every_shipped_pipeline_loads():
+    names = shipped_pipelines()
+    assert {"keypoints", "multimodal", "disentangle", "hand_crops"} <= set(names)
+    hashes = {load_pipeline(n).content_hash() for n in names}
+    assert len(hashes) == len(names)  # different content, different hash
+
+
+def test_stages_that_need_keypoints_say_so():
+    with pytest.raises(ConfigError, match="needs the keypoints stage"):
+        parse_pipeline({"name": "x", "stages": {"keypoints": None, "hand_crops": {}}})
+    parse_pipeline({"name": "x", "stages": {"keypoints": None, "person_mask": {"source": "selfie"}}})
+
+
+def test_all_stages_store_aligned_time_axes_and_verify(all_stages_run):
+    out, summary = all_stages_run
+    assert verify_dir(out).ok
+    with ShardReader(out) as reader:
+        s = reader["90012"]
+        t = s.num_frames
+        assert t == 62
+        shapes = {n: s[n].shape for n in s.datasets}
+        assert shapes["frames"] == (t, 96, 96, 3)
+        assert shapes["heatmaps"] == (t, 79, 48, 48) and s["heatmaps"].dtype == np.uint8
+        assert shapes["flow"] == (t, 96, 96, 2) and shapes["flow_rgb"] == (t, 96, 96, 3)
+        assert shapes["person_mask"] == (t, 64, 64) and shapes["background_removed"] == (t, 64, 64, 3)
+        assert shapes["hand_crops"] == (t, 2, 64, 64, 3) and shapes["hand_keypoints_crop"] == (t, 2, 21, 2)
+        assert "_segmentation" not in s.datasets  # transient entries are not stored
+        # heatmap peaks sit on the keypoints mapped by the same fit as the frames
+        hm = s.read("heatmaps", frames=slice(10, 11))[0].astype(np.float32)
+        nose = s.read("keypoints", frames=slice(10, 11))[0, 0, :2]
+        fit = s.fit("heatmap_fit")
+        peak = np.unravel_index(hm[0].argmax(), hm[0].shape)
+        expected = fit.map_points(nose)
+        assert abs(peak[1] + 0.5 - expected[0]) <= 1 and abs(peak[0] + 0.5 - expected[1]) <= 1
+
+
+def test_the_all_stages_pipeline_resumes_and_isolates_a_broken_video(all_stages_run, tmp_path, records):
+    import shutil
+
+    import yaml
+
+    from signprep.extraction.runner import run_extract
+    from signprep.manifests import Manifest, SampleRecord
+
+    out, _ = all_stages_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
+    bad = SampleRecord(sample_id="broken", video_path=str(broken), dataset="test")
+    pipeline = load_pipeline(out.parent / "all.yaml")
+    assert yaml.safe_load((out.parent / "all.yaml").read_text())["name"] == "all-stages"
+    summary = run_extract(Manifest([records["90029"], records["90012"], bad]), pipeline, copy, progress=False)
+    assert (summary.skipped, summary.done_now, len(summary.failed)) == (2, 0, 1)
+    assert summary.failed[0].stage == "decode" and str(broken) in summary.failed[0].error
+    assert verify_dir(copy).ok

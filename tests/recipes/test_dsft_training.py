@@ -1,0 +1,187 @@
+"""DSFT trainer end to end on real keypoint shards of the sample corpus (CPU, a few epochs)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from signprep.cli import app
+from signprep.models.text import MINILM, GlossTextEmbedder
+from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, Vocabulary, embed_dsft, train_dsft
+
+# eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps: the shard_dataset tests' clips
+PAIR_IDS = ("90008", "90009", "90039", "90040")
+TINY = dict(
+    epochs=8,
+    batch_size=2,
+    clip_len=25,
+    feature_dim=32,
+    rank=4,
+    bank_size=8,
+    depth=1,
+    heads=2,
+    dropout=0.0,
+    augment=False,
+    progress=False,
+    log_every=1,
+    num_workers=0,
+    device="cpu",
+)
+
+
+@pytest.fixture(scope="session")
+def dsft_shards(tmp_path_factory, records, write_pipeline) -> Path:
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
+    from signprep.manifests import Manifest
+
+    root = tmp_path_factory.mktemp("dsft-pairs")
+    pipeline = load_pipeline(write_pipeline(root / "keypoints-12fps.yaml", decode={"fps": 12}))
+    summary = run_extract(Manifest([records[i] for i in PAIR_IDS]), pipeline, root / "out", workers=2, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
+    return root / "out"
+
+
+@pytest.fixture(scope="session")
+def text_cache(dsft_shards, tmp_path_factory) -> Path:
+    """The real all-MiniLM-L6-v2 embeddings of the vocabulary, computed once (then read from the cache)."""
+    folder = tmp_path_factory.mktemp("text-cache")
+    vocab = Vocabulary.from_shards(dsft_shards)
+    emb = GlossTextEmbedder(MINILM, folder)(vocab.glosses)
+    assert emb.shape == (2, 384) and np.allclose(emb.norm(dim=1), 1, atol=1e-5)
+    return folder
+
+
+def _seed_cache(text_cache: Path, out: Path) -> None:
+    shutil.copytree(text_cache, out / TEXT_CACHE_DIR)
+
+
+def _metrics(out: Path) -> dict[str, list[float]]:
+    rows: dict[str, list[float]] = {}
+    with (out / "metrics.csv").open() as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["name"], []).append(float(r["value"]))
+    return rows
+
+
+@pytest.mark.parametrize("use_dsft", [True, False])
+def test_training_loss_falls_with_finite_gradients(dsft_shards, text_cache, tmp_path, use_dsft):
+    out = tmp_path / "run"
+    _seed_cache(text_cache, out)
+    cfg = DSFTConfig(**TINY, label_smoothing=0.1 if use_dsft else 0.0)
+    trainer = train_dsft(dsft_shards, cfg, out, use_dsft=use_dsft)
+    assert trainer.epoch == 8 and (out / "last.pt").is_file()
+    m = _metrics(out)
+    assert all(np.isfinite(m["train/loss"]))
+    assert m["eval_train/loss"][-1] < m["eval_train/loss"][0]
+    assert np.mean(m["train/loss"][-4:]) < np.mean(m["train/loss"][:4])
+    assert m["grad_nonfinite"] == [0.0] * 8
+    for split in ("eval_train", "eval_test"):
+        for k in ("top1", "top5", "top1_per_class", "top5_per_class", "retrieval_top1", "retrieval_top5"):
+            assert len(m[f"{split}/{k}"]) == 8 and 0 <= m[f"{split}/{k}"][-1] <= 1
+    assert m["eval_train/top5"][-1] == 1.0  # 2 classes
+
+    if use_dsft:
+        feats = tmp_path / "features.h5"
+        embed_dsft(dsft_shards, out / "last.pt", feats)
+        with h5py.File(feats) as f:
+            assert f["features"].shape == (4, 32) and f["logits"].shape == (4, 2)
+            assert sorted(s.decode() for s in f["sample_id"][:]) == sorted(PAIR_IDS)
+            assert np.isfinite(f["features"][:]).all() and set(f["split"].asstr()[:]) == {"train", "test"}
+
+
+def test_cli_train_and_embed(dsft_shards, text_cache, tmp_path):
+    out = tmp_path / "cli-run"
+    _seed_cache(text_cache, out)
+    config = tmp_path / "dsft.yaml"
+    data = yaml.safe_load(Path("models/dsft.yaml").read_text()) if Path("models/dsft.yaml").is_file() else {}
+    data.update({**TINY, "epochs": 2})
+    data.pop("scheduler", None)
+    config.write_text(yaml.safe_dump(data))
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "dsft",
+            "--shards",
+            str(dsft_shards),
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--no-dsft",
+            "--epochs",
+            "2",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app,
+        [
+            "embed",
+            "dsft",
+            "--shards",
+            str(dsft_shards),
+            "--checkpoint",
+            str(out / "last.pt"),
+            "--out",
+            str(tmp_path / "f.npz"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    f = np.load(tmp_path / "f.npz")
+    assert f["features"].shape == (4, 32)
+
+
+def _train_cli(shards: Path, config: Path, out: Path, *extra: str):
+    args = ["train", "dsft", "--shards", str(shards), "--config", str(config), "--out", str(out), *extra]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_cli_resume_continues_exactly(dsft_shards, text_cache, tmp_path):
+    """A run stopped after 2 of 4 epochs and resumed with --resume ends with the uninterrupted run's
+    weights and metrics, bit for bit (seeded augmentation on: the dataset's epoch is restored too)."""
+    config = tmp_path / "dsft.yaml"
+    schedule = {"name": "cosine", "t_max": 4, "eta_min": 0.0}  # the same schedule for the 2- and 4-epoch runs
+    config.write_text(yaml.safe_dump({**TINY, "epochs": 4, "augment": True, "scheduler": schedule}))
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    for out in (whole, split):
+        _seed_cache(text_cache, out)
+    _train_cli(dsft_shards, config, whole)
+    _train_cli(dsft_shards, config, split, "--epochs", "2")
+    _train_cli(dsft_shards, config, split, "--resume", str(split / "last.pt"))
+
+    a = torch.load(whole / "last.pt", weights_only=True)["model"]
+    b = torch.load(split / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert _metrics(whole) == _metrics(split)
+
+
+def test_heatmap_encoder_trains_and_embeds(dsft_shards, text_cache, tmp_path):
+    """The 3D-CNN encoder over heatmaps rendered on the fly from the stored keypoints."""
+    out = tmp_path / "heatmap-run"
+    _seed_cache(text_cache, out)
+    tiny_cnn = {"heatmap_size": (16, 16), "cnn_width": 4, "cnn_blocks": 2, "epochs": 4, "lr": 3e-3}
+    trainer = train_dsft(dsft_shards, DSFTConfig(**{**TINY, **tiny_cnn, "encoder": "heatmaps"}), out)
+    assert trainer.epoch == 4
+    m = _metrics(out)
+    assert all(np.isfinite(m["train/loss"])) and m["grad_nonfinite"] == [0.0] * 4
+    assert m["eval_train/loss"][-1] < m["eval_train/loss"][0]
+
+    feats = tmp_path / "features.npz"
+    embed_dsft(dsft_shards, out / "last.pt", feats)
+    f = np.load(feats)
+    assert f["features"].shape == (4, 32) and np.isfinite(f["features"]).all()

@@ -1,0 +1,236 @@
+"""Hand-pose and siamese trainers end to end on real hand-crop shards of the sample corpus (CPU).
+
+Four short clips, decoded at 12 fps: eat and yes, each by signer 901 (train) and 912 (test),
+so the by-signer split holds out signer 912 and the low-shot task has two glosses.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from signprep.cli import app
+from signprep.models.handpose import HandPoseNet
+from signprep.recipes.hand_crops import HandCropSet, signer_split
+from signprep.recipes.siamese import SiameseConfig, load_siamese, render_confusion, train_siamese
+from signprep.training import seed_everything
+
+PAIR_IDS = ("90008", "90009", "90039", "90040")
+HANDPOSE_TINY = dict(
+    epochs=2,
+    restarts=[],
+    batch_size=16,
+    expand=1,
+    frame_stride=2,
+    eval_max_crops=32,
+    eval_batch_size=64,
+    progress=False,
+    log_every=1,
+    device="cpu",
+)
+SIAMESE_TINY = dict(
+    epochs=3,
+    restarts=[],
+    embed_dim=4,
+    dp_layers=2,
+    samples_per_class=8,
+    frame_stride=2,
+    progress=False,
+    log_every=1,
+    device="cpu",
+)
+
+
+@pytest.fixture(scope="session")
+def hand_shards(tmp_path_factory, records, write_pipeline) -> Path:
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
+    from signprep.manifests import Manifest
+
+    root = tmp_path_factory.mktemp("hand-crops-pairs")
+    pipeline_file = write_pipeline(root / "hand-crops-12fps.yaml", decode={"fps": 12}, stages={"hand_crops": {}})
+    pipeline = load_pipeline(pipeline_file)
+    summary = run_extract(Manifest([records[i] for i in PAIR_IDS]), pipeline, root / "out", workers=2, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
+    return root / "out"
+
+
+def _write_config(path: Path, base: str, values: dict) -> Path:
+    data = yaml.safe_load(Path(base).read_text()) if Path(base).is_file() else {}
+    data.update(values)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _metrics(out: Path) -> dict[str, list[float]]:
+    rows: dict[str, list[float]] = {}
+    with (out / "metrics.csv").open() as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["name"], []).append(float(r["value"]))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def handpose_run(hand_shards, tmp_path_factory) -> Path:
+    """`signprep train handpose` through the CLI with the shipped config, shrunk."""
+    root = tmp_path_factory.mktemp("handpose-run")
+    config = _write_config(root / "handpose.yaml", "models/handpose.yaml", HANDPOSE_TINY)
+    out = root / "run"
+    r = CliRunner().invoke(app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(config), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_crops_split_by_signer(hand_shards):
+    crops = HandCropSet.load(hand_shards)
+    assert len(crops) > 20 and crops.images.shape[1:] == (64, 64, 3) and crops.images.dtype == torch.uint8
+    assert (crops.sources == 1).all() and (crops.keypoints > 0).any()  # landmark crops carry targets
+    train, test, held = signer_split(crops.signers, crops.splits)
+    assert held == ["912"] and train.any() and test.any()
+    assert {crops.signers[i] for i in np.flatnonzero(train)} == {"901"}
+    assert len(HandCropSet.load(hand_shards, frame_stride=3)) < len(crops)
+
+
+def test_crops_cache_round_trip(hand_shards, tmp_path):
+    crops = HandCropSet.load(hand_shards)
+    path = crops.save_npz(tmp_path / "crops.npz")
+    back = HandCropSet.load_npz(path)
+    for name in ("images", "keypoints", "labels", "frames", "hands", "sources"):
+        assert torch.equal(getattr(back, name), getattr(crops, name)), name
+    for name in ("sample_ids", "signers", "glosses", "splits"):
+        assert getattr(back, name) == getattr(crops, name) and type(getattr(back, name)[0]) is str, name
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically
+
+
+def test_handpose_training(handpose_run):
+    """The shipped recipe: AdamW on the warm-restart schedule, BCE, geometric + photometric augmentation."""
+    m = _metrics(handpose_run)
+    assert all(np.isfinite(m["train/loss"]))
+    # lr 1e-3, then half way to lr_min (no restarts in 2 epochs)
+    assert sorted({round(v, 8) for v in m["train/lr"]}) == [0.0005005, 0.001]
+    ckpt = torch.load(handpose_run / "last.pt", weights_only=True)
+    assert ckpt["config"]["optimizer"] == "adamw" and ckpt["config"]["loss"] == "bce" and ckpt["config"]["flip"]
+    assert "exp_avg_sq" in next(iter(ckpt["optimizer"]["state"].values()))  # Adam's state, not SGD's momentum
+    seed_everything(0)  # the trainer's initialisation, so only training can tell the weights apart
+    start = HandPoseNet(expand=1).state_dict()
+    assert not torch.allclose(ckpt["model"]["decoder.12.weight"], start["decoder.12.weight"])
+    assert len(m["eval_test/keypoint_error_px"]) == 2
+    report = json.loads((handpose_run / "handpose_eval.json").read_text())
+    assert report["test_signers"] == ["912"] and report["train_signers"] == ["901"]
+    err = report["test"]["keypoint_error_px"]
+    assert report["test"]["crops"] > 0 and 0 <= err < 64 * np.sqrt(2)
+    assert 0 < report["mean_pose_baseline_px"] < 64
+
+
+def test_handpose_training_with_the_thesis_recipe(hand_shards, tmp_path):
+    config = _write_config(tmp_path / "thesis.yaml", "models/handpose-thesis.yaml", {**HANDPOSE_TINY, "epochs": 1})
+    r = CliRunner().invoke(
+        app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(config), "-o", str(tmp_path / "run")]
+    )
+    assert r.exit_code == 0, r.output
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert group["nesterov"] and group["momentum"] == 0.9 and group["initial_lr"] == pytest.approx(0.1)
+    assert ckpt["config"]["loss"] == "sigmoid_mse" and ckpt["config"]["rotate"] == 0
+    assert all(np.isfinite(_metrics(tmp_path / "run")["train/loss"]))
+
+
+def test_siamese_training_lowshot_and_embedding(hand_shards, handpose_run, tmp_path):
+    out = tmp_path / "siamese"
+    config = _write_config(tmp_path / "siamese.yaml", "models/siamese.yaml", SIAMESE_TINY)
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        ["train", "siamese", "--shards", str(hand_shards), "-c", str(config), "-o", str(out),
+         "--handpose", str(handpose_run / "last.pt")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "heldout_signer: top-1" in r.output
+    m = _metrics(out)
+    assert all(np.isfinite(m["train/loss"])) and len(m["alpha"]) == 3
+    report = json.loads((out / "lowshot.json").read_text())
+    assert report["test_signers"] == ["912"] and report["training_classes"] == 2 and report["pos_weight"] == 1.0
+    for rule in ("max", "mean"):
+        res = report[f"heldout_signer/{rule}"]
+        assert res["class_names"] == ["eat", "yes"] and res["chance_top1"] == 0.5
+        assert 0 <= res["top1"] <= 1 and res["top2"] == 1.0  # 2 classes
+        assert np.sum(res["confusion"]) == res["queries"] > 0 and res["samples"] == 2
+    image = cv2.imread(str(out / "confusion_heldout_signer.png"))
+    assert image is not None and image.shape[0] > 60
+
+    # frozen encoder: training changed the head only
+    model, _, _ = load_siamese(out / "last.pt")
+    start = torch.load(handpose_run / "last.pt", weights_only=True)["model"]
+    assert torch.equal(model.encoder[1].body[0].weight, start["encoder.1.body.0.weight"])
+
+    r = runner.invoke(
+        app, ["embed", "siamese", "--shards", str(hand_shards), "--checkpoint", str(out / "last.pt"),
+              "-o", str(tmp_path / "emb.h5")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with h5py.File(tmp_path / "emb.h5") as f:
+        crops, samples = f["crop_embedding"][:], f["embedding"][:]
+        assert crops.shape[1] == samples.shape[1] == 4 and samples.shape[0] == 4
+        assert np.allclose(np.linalg.norm(crops, axis=1), 1, atol=1e-5)
+        assert np.allclose(np.linalg.norm(samples[f["num_crops"][:] > 0], axis=1), 1, atol=1e-5)
+        assert sorted(f["sample_id"].asstr()[:]) == sorted(PAIR_IDS)
+        assert set(f["crop_source"][:]) <= {1, 2} and f["crop_sample_id"].shape[0] == crops.shape[0]
+
+
+def test_the_confusion_image_names_the_predicted_classes_above_the_columns(tmp_path):
+    # names of growing length: each column's label must be its own name, so its ink grows too
+    names = ["a", "bb", "cccc", "dddddd", "eeeeeeeeee"]
+    c, cell, left, header = len(names), 28, 110, 40  # render_confusion's layout
+    confusion = np.diag([5, 4, 3, 2, 1]) + 1
+    image = cv2.imread(str(render_confusion(confusion, names, tmp_path / "confusion.png", "labels")))
+    assert image.shape[1] == left + c * cell + 10
+    top = image.shape[0] - 10 - c * cell  # the grid ends 10 px above the bottom edge
+
+    # the cells: at (top, left) in steps of `cell`, each in the colour of its row-normalised count
+    rows = confusion / confusion.sum(1, keepdims=True)
+    colours = cv2.applyColorMap((rows * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
+    for i in range(c):
+        for j in range(c):
+            y, x = top + i * cell, left + j * cell
+            # the corner pixel (clear of the count) and the 1-px white grid line after the cell
+            assert (image[y + 1, x + 1] == colours[i, j]).all(), (i, j)
+            assert (image[y + 1, x + cell - 1] == 255).all(), (i, j)
+
+    # the column labels: a band between the title lines and the grid, ink over every column
+    ink = image[header:top, left : left + c * cell].min(axis=2) < 128
+    heights = []
+    for j in range(c):
+        ink_rows = np.flatnonzero(ink[:, j * cell : (j + 1) * cell].any(axis=1))
+        assert ink_rows.size, f"no label above column {j}"
+        assert ink.shape[0] - ink_rows.max() < 10  # the name starts just above its column's cells
+        heights.append(ink_rows.max() - ink_rows.min())
+    assert heights == sorted(set(heights)), heights  # rotated names, longer names reach higher
+    # the axis titles: "predicted" over the columns' band, "true" over the row names
+    assert (image[header - 16 : header, left : left + 60].min(axis=2) < 128).any()
+    assert (image[top - 16 : top, 0:left].min(axis=2) < 128).any()
+
+
+def test_unseen_classes_need_enough_classes(hand_shards, handpose_run, tmp_path):
+    cfg = SiameseConfig(**{**SIAMESE_TINY, "holdout_classes": 2})
+    with pytest.raises(ValueError, match="only 2 classes"):
+        train_siamese(hand_shards, cfg, tmp_path / "x", handpose_checkpoint=handpose_run / "last.pt")
+
+
+def test_cli_errors(hand_shards, tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "siamese", "--shards", str(hand_shards), "-o", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "--handpose" in r.output
+    bad = _write_config(tmp_path / "bad.yaml", "models/handpose.yaml", {"betas": [0.5, 0.5]})
+    r = runner.invoke(app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(bad)])
+    assert r.exit_code == 2 and "betas" in r.output
+    r = runner.invoke(app, ["train", "handpose", "--shards", str(tmp_path)])
+    assert r.exit_code == 2 and "not a shard directory" in r.output

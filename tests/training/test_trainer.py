@@ -1,0 +1,132 @@
+"""Trainer: exact resume, non-finite stop, logs and checkpoints (tiny MLP, CPU, a few steps)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from tiny_training_task import NoisyBlobs, build, read_losses, step_fn, tiny_config
+
+from signprep.training import NonFiniteLoss, Trainer, load_checkpoint
+
+
+def _run(out_dir, config, resume_from=None):
+    model, opt, sched = build(config)
+    with Trainer(model, opt, sched, config, out_dir, step_fn) as trainer:
+        if resume_from is not None:
+            trainer.resume(resume_from)
+        trainer.fit(NoisyBlobs())
+    return trainer
+
+
+def test_resume_reproduces_uninterrupted_run(tmp_path):
+    # 40 samples / batch 8 = 5 steps per epoch, 3 epochs = 15 steps; checkpoint every 6 steps
+    # lands mid-epoch (step 6 = epoch 1, batch 1) as well as on epoch ends via last.pt
+    cfg = tiny_config(epochs=3, checkpoint_every=6)
+    full = _run(tmp_path / "full", cfg)
+    full_losses = read_losses(tmp_path / "full" / "metrics.csv")
+    assert sorted(full_losses) == list(range(1, 16))
+
+    # the same run killed right after its step-6 checkpoint (fewer epochs would change the cosine schedule)
+    part = tmp_path / "part"
+    model, opt, sched = build(cfg)
+    trainer = Trainer(model, opt, sched, cfg, part, step_fn)
+
+    class Stop(Exception):
+        pass
+
+    original = trainer.save_checkpoint
+
+    def save_then_stop(name="last.pt"):
+        path = original(name)
+        if trainer.step == 6:
+            raise Stop
+        return path
+
+    trainer.save_checkpoint = save_then_stop
+    with pytest.raises(Stop):
+        trainer.fit(NoisyBlobs())
+    trainer.close()
+    ckpt = load_checkpoint(part / "last.pt")
+    assert (ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]) == (6, 1, 1)
+
+    resumed = _run(part, cfg, resume_from=part / "last.pt")
+    resumed_losses = read_losses(part / "metrics.csv")
+    assert resumed_losses == full_losses  # exact float equality, steps 1..15 each logged once
+    for name, p in resumed.module.state_dict().items():
+        assert torch.equal(p, full.module.state_dict()[name]), name
+
+
+def test_logs_and_checkpoint_contents(tmp_path):
+    cfg = tiny_config(epochs=2, log_every=2, grad_clip=1.0)
+    trainer = _run(tmp_path, cfg)
+    assert trainer.step == 10 and trainer.epoch == 2
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert (ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]) == (10, 2, 0)
+    assert ckpt["config"]["epochs"] == 2
+    text = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert text[0] == "step,epoch,name,value"
+    names = {line.split(",")[2] for line in text[1:]}
+    assert {"train/loss", "train/grad_norm", "train/lr"} <= names
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
+
+
+def test_non_finite_loss_stops_with_message(tmp_path):
+    cfg = tiny_config(epochs=2)
+
+    def exploding(model, batch):
+        losses = step_fn(model, batch)
+        calls.append(1)
+        if len(calls) == 4:
+            return {"loss": losses["loss"], "kl": torch.tensor(float("nan"))}
+        return {"loss": losses["loss"], "kl": torch.tensor(0.0)}
+
+    calls: list[int] = []
+    model, opt, sched = build(cfg)
+    trainer = Trainer(model, opt, sched, cfg, tmp_path, exploding)
+    good = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(NonFiniteLoss) as e:
+        # snapshot the weights after step 3 to compare with the checkpoint
+        orig_step = trainer._train_step
+
+        def spy(batch):
+            if trainer.step == 3:
+                good.update({k: v.clone() for k, v in model.state_dict().items()})
+            return orig_step(batch)
+
+        trainer._train_step = spy
+        trainer.fit(NoisyBlobs())
+    trainer.close()
+    msg = str(e.value)
+    assert "non-finite loss at step 4" in msg and "'kl' = nan" in msg and "epoch 0" in msg
+    assert str(tmp_path / "last.pt") in msg
+    assert e.value.step == 4 and e.value.name == "kl" and math.isnan(e.value.value)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["step"] == 3
+    for k, v in ckpt["model"].items():
+        assert torch.equal(v, good[k]), k
+    # the checkpoint is usable: a new trainer resumes from it and finishes with a finite loss
+    resumed = _run(tmp_path, cfg, resume_from=tmp_path / "last.pt")
+    assert resumed.step == 10 and math.isfinite(resumed.last_losses["loss"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+def test_cuda_amp_training_checkpoints_the_scaler_and_repeats(tmp_path):
+    # the real CUDA path: float16 autocast + GradScaler, checkpoint with the scaler state, resume
+    cfg = tiny_config(epochs=4, device="cuda", amp=True)
+    full = _run(tmp_path / "full", cfg)
+    assert full.device.type == "cuda"
+    losses = read_losses(tmp_path / "full" / "metrics.csv")
+    assert all(math.isfinite(v) for v in losses.values()) and losses[20] < losses[1]
+    half = tiny_config(epochs=4, device="cuda", amp=True)
+    part = tmp_path / "part"
+    model, opt, sched = build(half)
+    with Trainer(model, opt, sched, half, part, step_fn) as trainer:
+        trainer.fit(NoisyBlobs())
+    ckpt = load_checkpoint(part / "last.pt")
+    assert "scaler" in ckpt and ckpt["step"] == 20
+    resumed_losses = read_losses(part / "metrics.csv")
+    # same seeds, same device: the second run repeats the first to float tolerance
+    for step, value in losses.items():
+        assert resumed_losses[step] == pytest.approx(value, rel=1e-4, abs=1e-5)
