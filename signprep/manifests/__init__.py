@@ -1,7 +1,10 @@
 """Dataset downloads -> manifests of `SampleRecord`s.
 
 `build_manifest("wlasl", root)` picks the builder by dataset name; each builder
-is also importable on its own.
+is also importable on its own. A builder returns a `Manifest`: the records, those
+whose video (or frame folder) is absent, and the metadata entries it rejected,
+each with its place and reason (`RejectedEntry`); only metadata that cannot be
+parsed at all raises a ManifestError.
 """
 
 from __future__ import annotations
@@ -10,19 +13,23 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import ManifestError
 from .msasl import prepare_msasl
+from .names import MAX_NAME_BYTES, check_sample_id, normalise_name, safe_file_name
 from .records import (
     Manifest,
-    ManifestError,
+    ManifestCollector,
+    RejectedEntry,
     SampleRecord,
-    check_sample_id,
+    load_manifest,
     read_manifest,
     write_manifest,
 )
 from .table import prepare_csv, prepare_folder
 from .wlasl import prepare_wlasl
 
-# Each builder takes the dataset's location first; its other options are keywords.
+# Each builder takes the dataset's location first; its other options are keywords
+# (each with a line in its docstring), which the CLI passes through as strings.
 # "csv" accepts the CSV file or a folder holding exactly one.
 BUILDERS: dict[str, Callable[..., Manifest]] = {
     "wlasl": prepare_wlasl,
@@ -38,31 +45,41 @@ def build_manifest(dataset: str, root: Path, **options) -> Manifest:
     Options are the chosen builder's keyword arguments; an unknown dataset or
     option is a ManifestError listing what is known.
     """
-    builder = BUILDERS.get(dataset)
-    if builder is None:
-        raise ManifestError(f"unknown dataset {dataset!r}; known: {', '.join(sorted(BUILDERS))}")
-    accepted = [
-        p.name for p in inspect.signature(builder).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
+    accepted = builder_options(dataset)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ManifestError(
             f"dataset {dataset!r} takes no option {', '.join(unknown)}; its options: {', '.join(accepted)}"
         )
-    return builder(Path(root), **options)
+    return BUILDERS[dataset](Path(root), **options)
+
+
+def builder_options(dataset: str) -> list[str]:
+    """The keyword options of the builder of `dataset` (a BUILDERS key), in signature order."""
+    builder = BUILDERS.get(dataset)
+    if builder is None:
+        raise ManifestError(f"unknown dataset {dataset!r}; known: {', '.join(sorted(BUILDERS))}")
+    return [p.name for p in inspect.signature(builder).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 __all__ = [
     "BUILDERS",
+    "MAX_NAME_BYTES",
     "Manifest",
+    "ManifestCollector",
     "ManifestError",
+    "RejectedEntry",
     "SampleRecord",
     "build_manifest",
+    "builder_options",
     "check_sample_id",
+    "load_manifest",
+    "normalise_name",
     "prepare_csv",
     "prepare_folder",
     "prepare_msasl",
     "prepare_wlasl",
     "read_manifest",
+    "safe_file_name",
     "write_manifest",
 ]
