@@ -16,6 +16,8 @@ from pathlib import Path
 from .errors import ManifestError
 from .msasl import prepare_msasl
 from .names import MAX_NAME_BYTES, check_sample_id, normalise_name, safe_file_name
+from .phoenix2014 import prepare_phoenix2014
+from .phoenix2014t import prepare_phoenix2014t
 from .records import (
     Manifest,
     ManifestCollector,
@@ -36,6 +38,8 @@ BUILDERS: dict[str, Callable[..., Manifest]] = {
     "msasl": prepare_msasl,
     "csv": prepare_csv,
     "folder": prepare_folder,
+    "phoenix2014t": prepare_phoenix2014t,
+    "phoenix2014": prepare_phoenix2014,
 }
 
 
@@ -78,6 +82,8 @@ __all__ = [
     "prepare_csv",
     "prepare_folder",
     "prepare_msasl",
+    "prepare_phoenix2014",
+    "prepare_phoenix2014t",
     "prepare_wlasl",
     "read_manifest",
     "safe_file_name",
