@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Callable
 from pathlib import Path
 
+from .csl_daily import prepare_csl_daily
 from .errors import ManifestError
 from .msasl import prepare_msasl
 from .names import MAX_NAME_BYTES, check_sample_id, normalise_name, safe_file_name
@@ -40,6 +41,7 @@ BUILDERS: dict[str, Callable[..., Manifest]] = {
     "folder": prepare_folder,
     "phoenix2014t": prepare_phoenix2014t,
     "phoenix2014": prepare_phoenix2014,
+    "csl-daily": prepare_csl_daily,
 }
 
 
@@ -79,6 +81,7 @@ __all__ = [
     "check_sample_id",
     "load_manifest",
     "normalise_name",
+    "prepare_csl_daily",
     "prepare_csv",
     "prepare_folder",
     "prepare_msasl",
