@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .csl_daily import prepare_csl_daily
 from .errors import ManifestError
+from .how2sign import prepare_how2sign
 from .msasl import prepare_msasl
 from .names import MAX_NAME_BYTES, check_sample_id, normalise_name, safe_file_name
 from .phoenix2014 import prepare_phoenix2014
@@ -42,6 +43,7 @@ BUILDERS: dict[str, Callable[..., Manifest]] = {
     "phoenix2014t": prepare_phoenix2014t,
     "phoenix2014": prepare_phoenix2014,
     "csl-daily": prepare_csl_daily,
+    "how2sign": prepare_how2sign,
 }
 
 
@@ -84,6 +86,7 @@ __all__ = [
     "prepare_csl_daily",
     "prepare_csv",
     "prepare_folder",
+    "prepare_how2sign",
     "prepare_msasl",
     "prepare_phoenix2014",
     "prepare_phoenix2014t",

@@ -257,8 +257,10 @@ def test_folder_rejects_unusable_names_and_collisions_and_keeps_the_rest(tmp_pat
 
 
 def test_build_manifest_rejects_unknown_names():
-    assert set(BUILDERS) == {"wlasl", "msasl", "csv", "folder", "phoenix2014t", "phoenix2014", "csl-daily"}
-    with pytest.raises(ManifestError, match="known: csl-daily, csv, folder, msasl, phoenix2014, phoenix2014t"):
+    assert set(BUILDERS) == {"wlasl", "msasl", "csv", "folder", "phoenix2014t", "phoenix2014", "csl-daily", "how2sign"}
+    with pytest.raises(
+        ManifestError, match="known: csl-daily, csv, folder, how2sign, msasl, phoenix2014, phoenix2014t"
+    ):
         build_manifest("signum", Path("."))
     with pytest.raises(ManifestError, match="no option subset"):
         build_manifest("csv", Path("."), subset=100)
