@@ -57,6 +57,13 @@ def normalise_name(name: str) -> str:
     return unicodedata.normalize("NFC", name)
 
 
+def printable(name: str) -> str:
+    """`name` with lone surrogates (what undecodable bytes of a file name become) written as
+    backslash escapes, so that it can be printed and written as UTF-8 (byte 0xFF of a file
+    name, read as U+DCFF, becomes the six characters "\\udcff")."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot be a sample id, or None if it can. `name` is checked as given (NFC it first)."""
     if not isinstance(name, str):

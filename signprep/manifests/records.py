@@ -79,6 +79,15 @@ class SampleRecord:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Builders construct records from data of elsewhere too: a wrong type would otherwise
+        # surface later as a crash or a wrong shard attribute (label "x", frame_end 2.5).
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kinds, wanted = _FIELD_TYPES[f.name]
+            if value is None and None in kinds:
+                continue
+            if isinstance(value, bool) or not isinstance(value, tuple(k for k in kinds if k is not None)):
+                raise ManifestError(f"field {f.name!r} must be {wanted}, got {value!r}")
         sid = check_sample_id(self.sample_id)
         object.__setattr__(self, "sample_id", sid)
         for name in ("gloss", "translation", "signer_id"):
@@ -87,6 +96,8 @@ class SampleRecord:
                 object.__setattr__(self, name, normalise_name(value))
         if self.glosses is not None:
             object.__setattr__(self, "glosses", _gloss_sequence(self.glosses, sid))
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise ManifestError(f"field 'fps' must be positive, got {self.fps!r}")
         if self.frame_start < 1:
             raise ManifestError(f"sample {sid}: frame_start {self.frame_start} < 1 (frames are 1-based)")
         if self.frame_end != -1 and self.frame_end < self.frame_start:
@@ -131,26 +142,17 @@ class SampleRecord:
         missing = sorted(f.name for f in fields(cls) if f.name in _REQUIRED and f.name not in d)
         if missing:
             raise ManifestError(f"missing manifest fields {missing}")
-        # A manifest is data from elsewhere: a wrong type would otherwise surface later as a
-        # crash or a wrong shard attribute (label "x", frame_end 2.5, bbox of two numbers).
-        for name, value in d.items():
-            kinds, wanted = _FIELD_TYPES[name]
-            if value is None and None in kinds:
-                continue
-            if isinstance(value, bool) or not isinstance(value, tuple(k for k in kinds if k is not None)):
-                raise ManifestError(f"field {name!r} must be {wanted}, got {value!r}")
+        # types are checked by __post_init__; what JSON spells as lists is converted first
         d = dict(d)
-        if d.get("bbox") is not None:
+        if isinstance(d.get("bbox"), (list, tuple)):
             bbox = d["bbox"]
             if len(bbox) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
                 raise ManifestError(f"field 'bbox' must be [x1, y1, x2, y2] in pixels, got {bbox!r}")
             d["bbox"] = tuple(int(v) for v in bbox)
-        if d.get("glosses") is not None:
+        if isinstance(d.get("glosses"), list):
             if not all(isinstance(g, str) for g in d["glosses"]):
                 raise ManifestError(f"field 'glosses' must be a list of gloss strings, got {d['glosses']!r}")
             d["glosses"] = tuple(d["glosses"])
-        if d.get("fps") is not None and not (math.isfinite(d["fps"]) and d["fps"] > 0):
-            raise ManifestError(f"field 'fps' must be positive, got {d['fps']!r}")
         return cls(**d)
 
 

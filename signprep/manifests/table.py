@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .errors import ManifestError
 from .metadata_files import VIDEO_EXTENSIONS
+from .names import printable
 from .records import Manifest, ManifestCollector, SampleRecord
 
 # Accepted spellings of each column, matched case-insensitively; the first present wins.
@@ -135,6 +136,8 @@ def prepare_folder(root: str | Path, *, pattern: str = "**/*") -> Manifest:
     root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise ManifestError(f"video folder {root} does not exist or is not a folder")
+    if not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise ManifestError(f"pattern {pattern!r} must be a glob relative to {root}, without '..'")
     videos = sorted(
         path
         for path in root.glob(pattern)
@@ -145,7 +148,7 @@ def prepare_folder(root: str | Path, *, pattern: str = "**/*") -> Manifest:
         relative = path.relative_to(root)
         sample_id = "__".join(relative.with_suffix("").parts)
         collector.add(
-            relative.as_posix(),
+            printable(relative.as_posix()),
             lambda path=path, relative=relative, sample_id=sample_id: SampleRecord(
                 sample_id=sample_id,
                 video_path=str(path),
@@ -153,7 +156,7 @@ def prepare_folder(root: str | Path, *, pattern: str = "**/*") -> Manifest:
                 gloss=relative.parts[-2] if len(relative.parts) > 1 else None,
                 extra={"relative_path": relative.as_posix()},
             ),
-            sample_id=sample_id,
+            sample_id=printable(sample_id),
             present=True,
         )
     return _with_sorted_gloss_labels(collector.manifest())

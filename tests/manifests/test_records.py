@@ -83,6 +83,16 @@ def test_bad_new_fields_are_refused_with_a_clear_reason(fields: dict, message: s
     assert message in str(error.value)
 
 
+def test_records_built_in_code_are_type_checked_too(video: str):
+    # builders construct records from metadata values directly, not through from_dict
+    with pytest.raises(ManifestError, match=r"^field 'gloss' must be a string or null, got 3$"):
+        SampleRecord("a", video, "x", gloss=3)
+    with pytest.raises(ManifestError, match=r"^field 'signer_id' must be an integer, a string or null, got \[908\]$"):
+        SampleRecord("a", video, "x", signer_id=[908])
+    with pytest.raises(ManifestError, match=r"^field 'fps' must be positive, got inf$"):
+        SampleRecord("a", video, "x", fps=float("inf"))
+
+
 def test_time_start_alone_and_time_end_alone_are_ranges(video: str):
     assert SampleRecord("a", video, "x", time_start=4.0).time_end is None
     assert SampleRecord("b", video, "x", time_end=4.0).time_start is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import unicodedata
 from pathlib import Path
 
@@ -254,6 +255,23 @@ def test_folder_rejects_unusable_names_and_collisions_and_keeps_the_rest(tmp_pat
     ]
     with pytest.raises(ManifestError, match="does not exist"):
         prepare_folder(tmp_path / "nowhere")
+
+
+def test_folder_rejects_a_file_name_that_is_not_utf8_and_prints_it(tmp_path: Path):
+    (tmp_path / "good.mp4").touch()
+    os.close(os.open(os.fsencode(tmp_path) + b"/bad\xff.mp4", os.O_CREAT | os.O_WRONLY))  # Latin-1 "ÿ"
+    manifest = prepare_folder(tmp_path)
+    assert [r.sample_id for r in manifest.records] == ["good"]
+    [rejected] = manifest.rejected
+    assert (rejected.location, rejected.sample_id) == ("bad\\udcff.mp4", "bad\\udcff")
+    assert rejected.reason == "sample id 'bad\\udcff' holds a lone surrogate (U+DCFF)"
+    rejected.describe().encode("utf-8")  # printable: no lone surrogate left
+
+
+@pytest.mark.parametrize("pattern", ["../*", "/etc/*", ""])
+def test_folder_pattern_must_stay_inside_root(tmp_path: Path, pattern: str):
+    with pytest.raises(ManifestError, match="must be a glob relative to"):
+        prepare_folder(tmp_path, pattern=pattern)
 
 
 def test_build_manifest_rejects_unknown_names():
