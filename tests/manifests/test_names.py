@@ -22,7 +22,7 @@ REAL_NAMES = [
     "--7E2sU6zP4_10-5-rgb_front",  # How2Sign: ids start with "-"
     ".hidden",  # harmless once the id is not the file name
     "a:b*c<d>|e",  # fine in HDF5; Windows file names would refuse it, but ids never become file names
-    "میخواهم",  # Persian, with ZWNJ (U+200C), which is part of its spelling
+    "می\u200cخواهم",  # Persian "I want", with the ZWNJ (U+200C) that is part of its spelling
     "👍🏽",
     "a" * MAX_NAME_BYTES,
     "é" * (MAX_NAME_BYTES // 2),  # 2 bytes each in UTF-8
