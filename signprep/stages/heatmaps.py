@@ -6,11 +6,14 @@ Requires: `keypoints` (K, 3) float32 frame pixels, `keypoint_confidence` (K,),
 /255, rounded to nearest) or float16 (`heatmap_scale` 1; values below 6.1e-5 stored
 as 0). The runner stacks them to (T, K_subset, H, W).
 
-Channel k is confidence_k * exp(-d^2 / (2 sigma^2)), d in heatmap pixels, and
-heatmap pixel (i, j) has its centre at frame pixel coordinates
-((j + 0.5) * W_frame / W, (i + 0.5) * H_frame / H) (continuous coordinates,
-frame pixel centres at n + 0.5; see `signprep.kernels.gaussian_heatmaps`). Absent keypoints give
-all-zero channels. The frame size comes from the VideoInfo of the sample.
+Channel k is confidence_k * exp(-d^2 / (2 sigma^2)), d in heatmap pixels, the
+keypoints mapped from frame pixels onto the heatmap grid by the configured
+`FrameFit` (sample attribute `heatmap_fit`: out = frame * scale + offset, in
+continuous coordinates, pixel n spanning [n, n + 1); see
+`signprep.kernels.gaussian_heatmaps`). With the default fit "pad" that is the
+frames stage's letterbox; with "stretch", heatmap pixel (i, j) has its centre at
+frame pixel ((j + 0.5) * W_frame / W, (i + 0.5) * H_frame / H). Absent keypoints
+give all-zero channels. The frame size comes from the VideoInfo of the sample.
 """
 
 from __future__ import annotations
