@@ -1,12 +1,20 @@
-"""Configuration errors that name the file and the key, for every YAML config we read."""
+"""Configuration errors that name the file and the key, for every YAML config we read, and the
+strict base model of the pipeline's sections."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class ConfigError(ValueError):
     """A configuration file is invalid; the message names the file and the key."""
+
+
+class StrictConfig(BaseModel):
+    """A configuration section: an unknown key is an error (a typo never falls back to a
+    default silently), and a loaded configuration cannot be changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def format_validation_error(kind: str, source: str, err: ValidationError) -> str:

@@ -125,6 +125,12 @@ ALL_STAGES = {
 
 
 @pytest.fixture(scope="session")
+def all_stages_config() -> dict:
+    """The `stages:` section of a pipeline with every stage on (ALL_STAGES)."""
+    return ALL_STAGES
+
+
+@pytest.fixture(scope="session")
 def all_stages_run(tmp_path_factory, records):
     """One extraction of two short clips (90029, 90012) with every derived stage on.
     Returns (out_dir, summary). Read only."""
