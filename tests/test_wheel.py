@@ -56,3 +56,7 @@ def test_the_wheel_ships_the_configs_and_finds_them_by_name(tmp_path: Path):
     assert found["model_configs"] == [str(site / "signprep" / "model_configs"), MODEL_CONFIGS.names()]
     assert found["keypoints"] == "keypoints" and found["dsft_epochs"] > 1
 
+    # the command line of the wheel: `train dsft` finds its default config, then refuses the directory
+    cli = [sys.executable, "-m", "signprep", "train", "dsft", str(elsewhere)]
+    run = subprocess.run(cli, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "not a shard directory" in run.stderr, run.stderr
