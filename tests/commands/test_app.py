@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -95,27 +94,42 @@ def test_exit_codes_are_written_once_and_shown_by_help_and_readme():
     assert table in README.read_text(encoding="utf-8"), "README's exit codes differ from exit_code_table()"
 
 
-def _readme_command_lines() -> list[str]:
-    """Every `signprep ...` line in the README's bash blocks, with [optional] parts kept and placeholders
-    replaced by values of the right type."""
-    text = README.read_text(encoding="utf-8")
+def _command_lines(*documents: Path) -> list[str]:
+    """Every `signprep ...` command line in the documents' code blocks ([optional] parts kept, `\\`
+    continuations joined, `torchrun ... -m signprep` read as `signprep`; in a block with `$ ` prompts
+    only the prompted lines), placeholders replaced by values of the right type."""
     lines = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
-            line = line.split("#")[0].strip()
-            if line.startswith(".venv/bin/signprep "):
-                line = line.removeprefix(".venv/bin/")
-            if not line.startswith("signprep ") or " ... " in line:
-                continue
-            line = line.replace("[", "").replace("]", "")
-            lines.append(re.sub(r"(-j|--workers) N\b", r"\1 2", line))
+    for document in documents:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", document.read_text(encoding="utf-8"), flags=re.S):
+            block = block.replace("\\\n", " ")
+            prompted = "\n$ " in f"\n{block}"
+            for line in block.splitlines():
+                if prompted and not line.startswith("$ "):
+                    continue
+                line = line.removeprefix("$ ").split("#")[0].strip().removeprefix(".venv/bin/")
+                if line.startswith("torchrun ") and " -m signprep " in line:
+                    line = "signprep " + line.split(" -m signprep ", 1)[1]
+                if not line.startswith("signprep ") or "..." in line:
+                    continue
+                line = line.replace("[", "").replace("]", "")
+                lines.append(re.sub(r"(-j|--workers) N\b", r"\1 2", line))
     return lines
 
 
-def test_the_readme_shows_every_command_and_its_lines_parse():
-    lines = _readme_command_lines()
+def test_the_readme_shows_every_command():
+    lines = _command_lines(README)
     shown = {tuple(shlex.split(line)[1:3]) for line in lines} | {tuple(shlex.split(line)[1:2]) for line in lines}
     assert [path for path, _ in _commands() if path not in shown] == []
+
+
+def test_the_command_lines_of_the_readme_docs_and_model_cards_parse():
+    documents = [
+        README,
+        *sorted((README.parent / "docs").glob("*.md")),
+        *sorted((README.parent / "models").glob("*.md")),
+    ]
+    lines = _command_lines(*documents)
+    assert len(lines) >= 30
     for line in lines:
         _parse(line)
 
@@ -123,10 +137,10 @@ def test_the_readme_shows_every_command_and_its_lines_parse():
 def _complete(words: str) -> list[str]:
     """What bash completion offers after `words` (Click's protocol: the script's env variables)."""
     cword = len(shlex.split(words)) - (0 if words.endswith(" ") else 1)
-    env = dict(os.environ, _SIGNPREP_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
-    run = subprocess.run([SIGNPREP], env=env, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    return run.stdout.split()
+    env = {"_SIGNPREP_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    result = CliRunner().invoke(app, [], env=env, prog_name="signprep")
+    assert result.exit_code == 0, result.output
+    return result.output.split()
 
 
 def test_shell_completion_offers_the_choices_and_shipped_names():
