@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from signprep.configs import MODEL_CONFIGS  # noqa: E402
 from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, train_dsft  # noqa: E402
 from signprep.training import load_train_config  # noqa: E402
 
@@ -57,12 +58,12 @@ def _fmt(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shards", type=Path, required=True)
-    p.add_argument("--config", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "dsft.yaml")
+    p.add_argument("--config", default="dsft", help="a model config YAML or a shipped config's name")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--epochs", type=int, default=40)
     args = p.parse_args(argv)
 
-    base = load_train_config(args.config, DSFTConfig)
+    base = load_train_config(MODEL_CONFIGS.find(args.config), DSFTConfig)
     overrides = {"epochs": args.epochs, "progress": False, "num_workers": 0, "device": "cpu"}
     results: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     with tempfile.TemporaryDirectory(prefix="dsft-corpus-") as tmp:

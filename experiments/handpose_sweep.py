@@ -33,6 +33,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from signprep.configs import MODEL_CONFIGS  # noqa: E402
 from signprep.recipes.hand_crops import HandCropSet, signer_split  # noqa: E402
 from signprep.recipes.handpose import HandPoseConfig, fit_handpose  # noqa: E402
 
@@ -48,7 +49,7 @@ VARIANTS: dict[str, dict] = {
     "geo-adamw-bce": {**GEOMETRY, "optimizer": "adamw", "lr": 1e-3, "lr_min": 1e-6, "weight_decay": 1e-4,
                       "loss": "bce"},
 }  # fmt: skip
-BASE = Path(__file__).resolve().parents[1] / "models" / "handpose-thesis.yaml"  # variants change the thesis
+BASE = MODEL_CONFIGS.find("handpose-thesis")  # the variants change the thesis's recipe
 
 
 def variant_config(name: str, epochs: int, seed: int, device: str, batch_size: int | None) -> HandPoseConfig:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, create_model, model_validator
 
-from signprep.configs import ConfigError, StrictConfig, format_validation_error
+from signprep.config_models import StrictConfig
+from signprep.configs import PIPELINES, ConfigError, format_validation_error
 from signprep.stages import STAGES, enabled_stages
 from signprep.stages.contract import DECODER_ENTRIES
 
@@ -97,32 +97,13 @@ def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:
         raise ConfigError(format_validation_error("pipeline", source, e)) from None
 
 
-def _shipped_pipelines_dir() -> Path | None:
-    """`pipelines/` of the checkout (editable install) or the copy inside a wheel."""
-    packaged = resources.files("signprep") / "pipelines"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "pipelines"
-    return checkout if checkout.is_dir() else None
-
-
 def shipped_pipelines() -> list[str]:
-    folder = _shipped_pipelines_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder else []
+    return PIPELINES.names()
 
 
 def load_pipeline(name_or_path: str | Path) -> PipelineConfig:
     """Load a pipeline by file path, or by the name of a shipped one (`keypoints`)."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        folder = _shipped_pipelines_dir()
-        candidate = folder / f"{name_or_path}.yaml" if folder else None
-        if candidate is None or not candidate.is_file():
-            raise ConfigError(
-                f"pipeline {str(name_or_path)!r} is neither a file nor a shipped pipeline "
-                f"(shipped: {', '.join(shipped_pipelines()) or 'none found'})"
-            )
-        path = candidate
+    path = PIPELINES.find(name_or_path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:

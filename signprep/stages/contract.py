@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 import numpy as np
 from pydantic import PositiveInt
 
-from signprep.configs import StrictConfig
+from signprep.config_models import StrictConfig
 from signprep.video.decode import VideoInfo
 
 if TYPE_CHECKING:

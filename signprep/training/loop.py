@@ -110,6 +110,7 @@ class Trainer:
         self.epoch = 0
         self.batch_in_epoch = 0
         self.last_losses: dict[str, float] = {}
+        self.final_metrics: dict[str, float] = {}  # the last epoch's evaluation (on_epoch_end's metrics)
         self._window_sums: dict[str, float] = {}  # losses summed since the last log row
         self._window_count = 0
         self._writer = None
@@ -322,7 +323,8 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         extra = self.on_epoch_end(self, self.epoch) if self.on_epoch_end is not None else None
-        self.log_metrics(dict(extra or {}))  # at the step that ended the epoch; lr is in the step rows
+        self.final_metrics = dict(extra or {})
+        self.log_metrics(self.final_metrics)  # at the step that ended the epoch; lr is in the step rows
         self.epoch += 1
         self.batch_in_epoch = 0
         self.save_checkpoint()
