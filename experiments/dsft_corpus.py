@@ -3,7 +3,7 @@
 For every seed, `train_dsft` runs twice with the same config, data and
 initial weights, once with the domain-sum transformation and once with
 `--no-dsft` (H = identity). The final epoch's evaluation of both splits is
-read from each run's metrics.csv: top-1/5 per instance, top-1 per class, and
+each run's `final_metrics`: top-1/5 per instance, top-1 per class, and
 video -> gloss-text retrieval top-1/5. The sample corpus splits by signer, so
 `test` measures signers never seen in training. Printed: a row per run, then
 mean +- std per variant and the paired difference (DSFT - no DSFT) per metric.
@@ -15,7 +15,6 @@ The shards need keypoints (any pipeline with the keypoints stage), labels and sp
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import statistics
 import sys
@@ -32,21 +31,11 @@ METRICS = ("top1", "top5", "top1_per_class", "retrieval_top1", "retrieval_top5")
 SPLITS = ("eval_train", "eval_test")
 
 
-def final_metrics(run_dir: Path) -> dict[str, float]:
-    """The last value of every `eval_*` metric in a run's metrics.csv."""
-    last: dict[str, float] = {}
-    with (run_dir / "metrics.csv").open() as f:
-        for row in csv.DictReader(f):
-            if row["name"].startswith("eval_"):
-                last[row["name"]] = float(row["value"])
-    return last
-
-
 def run_one(shards: Path, config: DSFTConfig, use_dsft: bool, run_dir: Path, text_cache: Path | None) -> dict:
+    """The run's final evaluation: the last epoch's `eval_*` metrics (and their chance levels)."""
     if text_cache is not None and text_cache.is_dir():
         shutil.copytree(text_cache, run_dir / TEXT_CACHE_DIR)  # MiniLM once, not once per run
-    train_dsft(shards, config, run_dir, use_dsft=use_dsft)
-    return final_metrics(run_dir)
+    return train_dsft(shards, config, run_dir, use_dsft=use_dsft).final_metrics
 
 
 def _fmt(values: list[float]) -> str:

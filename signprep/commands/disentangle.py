@@ -30,12 +30,12 @@ def train(
     if resume is not None:
         require_file(resume, "checkpoint")
     try:
-        trainer, report = train_disentangle(shards, cfg, out, resume=resume)
+        trainer = train_disentangle(shards, cfg, out, resume=resume)
     except ValueError as e:
         raise fail(str(e)) from None
     typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps) -> {out}")
-    if report is not None:
-        typer.echo(report.render())
+    if trainer.report is not None:
+        typer.echo(trainer.report.render())
 
 
 def embed(

@@ -35,10 +35,11 @@ def train(
     if resume is not None:
         require_file(resume, "checkpoint")
     try:
-        trainer, report = train_siamese(shards, cfg, out, handpose_checkpoint=checkpoint, resume=resume)
+        trainer = train_siamese(shards, cfg, out, handpose_checkpoint=checkpoint, resume=resume)
     except ValueError as e:
         raise fail(str(e)) from None
     typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, f={cfg.embed_dim}) -> {out}")
+    report = trainer.report or {}
     for key in ("heldout_signer/max", "unseen_classes/max"):
         r = report.get(key)
         if r:
