@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"seed {seed} dsft={'on ' if use_dsft else 'off'} {cells}  ({time.perf_counter() - t0:.0f} s)")
 
     print(f"\n{len(args.seeds)} seeds, {args.epochs} epochs, config {args.config.name}")
-    print(f"{'metric':<28}{'with DSFT':>18}{'without DSFT':>18}{'paired diff':>18}  DSFT better/worse")
+    print(f"{'metric':<28}{'with DSFT':>18}{'without DSFT':>18}{'paired diff':>18}{'chance':>8}  DSFT better/worse")
     for split in SPLITS:
         for k in METRICS:
             name = f"{split}/{k}"
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             off = [m[name] for m in results[False]]
             diff = [a - b for a, b in zip(on, off)]
             wins = sum(d > 0 for d in diff), sum(d < 0 for d in diff)
-            print(f"{name:<28}{_fmt(on):>18}{_fmt(off):>18}{_fmt(diff):>18}  {wins[0]}/{wins[1]}")
+            chance = results[True][0][f"{split}/chance_{k}"]  # a uniform guess over the vocabulary
+            print(f"{name:<28}{_fmt(on):>18}{_fmt(off):>18}{_fmt(diff):>18}{chance:8.3f}  {wins[0]}/{wins[1]}")
     return 0
 
 

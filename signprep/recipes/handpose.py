@@ -92,8 +92,8 @@ def train_handpose(
             x = normalize_crops(images)
         return {"loss": loss_fn(m(x), heatmap_targets(keypoints, size, config.heatmap_radius))}
 
-    def evaluate(trainer: Trainer, crops: HandCropSet) -> dict[str, float]:
-        return evaluate_keypoints(trainer.module, crops, config.eval_batch_size, trainer.device, config.heatmap_radius)
+    def evaluate(trainer: Trainer, subset: HandCropSet) -> dict[str, float]:
+        return evaluate_keypoints(trainer.module, subset, config.eval_batch_size, trainer.device, config.heatmap_radius)
 
     def on_epoch_end(trainer: Trainer, epoch: int) -> dict[str, float]:
         if not len(eval_subset):
