@@ -15,7 +15,6 @@ from signprep.commands.training import (
     config_option,
     load_model_config,
     print_final_metrics,
-    split_result,
 )
 
 
@@ -44,14 +43,14 @@ def train(
     if resume is not None:
         require_file(resume, "checkpoint")
     try:
-        trainer, report = split_result(train_disentangle(shards, cfg, out, resume=resume))
+        trainer = train_disentangle(shards, cfg, out, resume=resume)
     except ValueError as e:
         raise fail(str(e)) from None
     if not trainer.is_main:
         return
     typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps) -> {out}")
-    if report is not None:
-        typer.echo(report.render())
+    if trainer.report is not None:
+        typer.echo(trainer.report.render())
     print_final_metrics(trainer)
 
 

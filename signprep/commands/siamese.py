@@ -15,7 +15,6 @@ from signprep.commands.training import (
     config_option,
     load_model_config,
     print_final_metrics,
-    split_result,
 )
 
 LOWSHOT_SHOWN = ("heldout_signer/max", "unseen_classes/max")  # the report's entries printed at the end
@@ -53,14 +52,15 @@ def train(
     if resume is not None:
         require_file(resume, "checkpoint")
     try:
-        trainer, report = split_result(train_siamese(shards, cfg, out, handpose_checkpoint=checkpoint, resume=resume))
+        trainer = train_siamese(shards, cfg, out, handpose_checkpoint=checkpoint, resume=resume)
     except ValueError as e:
         raise fail(str(e)) from None
     if not trainer.is_main:
         return
     typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, f={cfg.embed_dim}) -> {out}")
+    report = trainer.report or {}
     for key in LOWSHOT_SHOWN:
-        r = (report or {}).get(key)
+        r = report.get(key)
         if r:
             typer.echo(
                 f"  {key.split('/')[0]}: top-1 {r['top1']:.3f}, top-2 {r['top2']:.3f} per crop "

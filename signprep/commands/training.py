@@ -47,11 +47,6 @@ def load_model_config(name_or_path: str, cls: type[C], *, quiet: bool = False, *
     return cfg.model_copy(update=given) if given else cfg
 
 
-def split_result(result):
-    """(trainer, report) from a `train_<model>` result: the Trainer alone, or (Trainer, report)."""
-    return result if isinstance(result, tuple) else (result, None)
-
-
 def _is_chance(name: str) -> bool:
     return name.startswith("chance_") or name.rpartition("/")[2].startswith("chance_")
 
