@@ -34,7 +34,7 @@ import numpy as np
 
 from signprep.kernels.gaussian_heatmaps import naive_heatmaps_np, quantize_heatmaps, render_heatmaps_np
 from signprep.kernels.keypoint_layout import KeypointLayout
-from signprep.stages.heatmaps import KeypointHeatmaps
+from signprep.stages.heatmaps import HeatmapsConfig, KeypointHeatmaps
 from signprep.video.decode import VideoInfo
 
 POSE = Path(__file__).resolve().parents[2] / "shared" / "data" / "poses" / "pose_format" / "FOOTBALL.pose"
@@ -101,8 +101,9 @@ def bench_numpy(xy, conf, present, frame, seconds: float) -> None:
             i = next(frame_index)
             return naive_heatmaps_np(kp[i], c[i], p[i], dtype=np.float32, **kw)
 
-        # the stage as the runner drives it: one process() per frame of all 543 keypoints
-        stage = KeypointHeatmaps(size=size, sigma=sigma)
+        # the stage as the runner drives it: one process() per frame of all 543 keypoints, mapped
+        # as the renderers beside it map frame_size (stretch)
+        stage = KeypointHeatmaps(HeatmapsConfig(size=size, sigma=sigma, fit="stretch"))
         stage.open(VideoInfo("", 30.0, len(xy), fsize[1], fsize[0], width=fsize[1], height=fsize[0]))
         records = [
             {

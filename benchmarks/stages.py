@@ -8,7 +8,7 @@ Prints, in one run on real corpus clips:
   3. bytes per frame stored for each dataset of the shipped pipelines
      (multimodal, disentangle, hand_crops), from a real extraction.
 
-Run: python benchmarks/stages.py [--clips 4] [--frames 60]
+Run: python benchmarks/stages.py [--frames 60]
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from signprep.extraction.pipeline import load_pipeline
 from signprep.extraction.runner import run_extract
 from signprep.kernels.gaussian_heatmaps import naive_heatmaps_np, render_heatmaps_np
 from signprep.manifests import Manifest, build_manifest
-from signprep.stages.frames import TrainingFrames
-from signprep.stages.hand_crops import HandCrops
-from signprep.stages.heatmaps import KeypointHeatmaps
-from signprep.stages.keypoints import HolisticKeypoints
-from signprep.stages.optical_flow import OpticalFlow
-from signprep.stages.person_mask import PersonMask
+from signprep.stages.frames import FramesConfig, TrainingFrames
+from signprep.stages.hand_crops import HandCrops, HandCropsConfig
+from signprep.stages.heatmaps import HeatmapsConfig, KeypointHeatmaps
+from signprep.stages.keypoints import HolisticKeypoints, KeypointsConfig
+from signprep.stages.optical_flow import FlowConfig, OpticalFlow
+from signprep.stages.person_mask import PersonMask, PersonMaskConfig
 from signprep.video.decode import SampleFrames
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
@@ -63,8 +63,8 @@ def cpu_ms_per_frame(stage, clips, records_by_clip) -> float:
 
 
 def bench_costs(clips) -> None:
-    holistic = HolisticKeypoints()
-    with_seg = HolisticKeypoints(enable_segmentation=True)
+    holistic = HolisticKeypoints(KeypointsConfig())
+    with_seg = HolisticKeypoints(KeypointsConfig(), segmentation=True)
     # keypoint records (with the transient segmentation) for the stages that need them
     records_by_clip = []
     for info, frames in clips:
@@ -72,18 +72,22 @@ def bench_costs(clips) -> None:
         records_by_clip.append([with_seg.process({"rgb": f.rgb, "index": f.index}) for f in frames])
     base = cpu_ms_per_frame(holistic, clips, [[{}] * len(fr) for _, fr in clips])
     seg = cpu_ms_per_frame(with_seg, clips, [[{}] * len(fr) for _, fr in clips])
+
+    def measure(stage) -> float:
+        return cpu_ms_per_frame(stage, clips, records_by_clip)
+
     rows = [
         ("Holistic (keypoints)", base),
         ("+ Holistic segmentation (extra)", seg - base),
-        ("frames 112x112", cpu_ms_per_frame(TrainingFrames(), clips, records_by_clip)),
-        ("heatmaps 79x64x64 uint8", cpu_ms_per_frame(KeypointHeatmaps(fit="pad"), clips, records_by_clip)),
-        ("flow DIS fast 112x112", cpu_ms_per_frame(OpticalFlow(), clips, records_by_clip)),
-        ("flow DIS medium 112x112", cpu_ms_per_frame(OpticalFlow(preset="medium"), clips, records_by_clip)),
-        ("flow Farneback 112x112", cpu_ms_per_frame(OpticalFlow(method="farneback"), clips, records_by_clip)),
-        ("flow DIS fast 256x256", cpu_ms_per_frame(OpticalFlow(size=(256, 256)), clips, records_by_clip)),
-        ("person mask from Holistic 64x64", cpu_ms_per_frame(PersonMask(), clips, records_by_clip)),
-        ("person mask Selfie Segmentation", cpu_ms_per_frame(PersonMask(source="selfie"), clips, records_by_clip)),
-        ("hand crops 2x64x64", cpu_ms_per_frame(HandCrops(), clips, records_by_clip)),
+        ("frames 112x112", measure(TrainingFrames(FramesConfig()))),
+        ("heatmaps 79x64x64 uint8", measure(KeypointHeatmaps(HeatmapsConfig()))),
+        ("flow DIS fast 112x112", measure(OpticalFlow(FlowConfig()))),
+        ("flow DIS medium 112x112", measure(OpticalFlow(FlowConfig(preset="medium")))),
+        ("flow Farneback 112x112", measure(OpticalFlow(FlowConfig(method="farneback")))),
+        ("flow DIS fast 256x256", measure(OpticalFlow(FlowConfig(size=(256, 256))))),
+        ("person mask from Holistic 64x64", measure(PersonMask(PersonMaskConfig()))),
+        ("person mask Selfie Segmentation", measure(PersonMask(PersonMaskConfig(source="selfie")))),
+        ("hand crops 2x64x64", measure(HandCrops(HandCropsConfig()))),
     ]
     n = sum(len(fr) for _, fr in clips)
     print(f"\n[cost] CPU ms per frame on {n} frames of {len(clips)} clips, and relative to Holistic")

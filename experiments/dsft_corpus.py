@@ -3,7 +3,7 @@
 For every seed, `train_dsft` runs twice with the same config, data and
 initial weights, once with the domain-sum transformation and once with
 `--no-dsft` (H = identity). The final epoch's evaluation of both splits is
-read from each run's metrics.csv: top-1/5 per instance, top-1 per class, and
+each run's `final_metrics`: top-1/5 per instance, top-1 per class, and
 video -> gloss-text retrieval top-1/5. The sample corpus splits by signer, so
 `test` measures signers never seen in training. Printed: a row per run, then
 mean +- std per variant and the paired difference (DSFT - no DSFT) per metric.
@@ -15,7 +15,6 @@ The shards need keypoints (any pipeline with the keypoints stage), labels and sp
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import statistics
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from signprep.configs import MODEL_CONFIGS  # noqa: E402
 from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, train_dsft  # noqa: E402
 from signprep.training import load_train_config  # noqa: E402
 
@@ -32,21 +32,11 @@ METRICS = ("top1", "top5", "top1_per_class", "retrieval_top1", "retrieval_top5")
 SPLITS = ("eval_train", "eval_test")
 
 
-def final_metrics(run_dir: Path) -> dict[str, float]:
-    """The last value of every `eval_*` metric in a run's metrics.csv."""
-    last: dict[str, float] = {}
-    with (run_dir / "metrics.csv").open() as f:
-        for row in csv.DictReader(f):
-            if row["name"].startswith("eval_"):
-                last[row["name"]] = float(row["value"])
-    return last
-
-
 def run_one(shards: Path, config: DSFTConfig, use_dsft: bool, run_dir: Path, text_cache: Path | None) -> dict:
+    """The run's final evaluation: the last epoch's `eval_*` metrics (and their chance levels)."""
     if text_cache is not None and text_cache.is_dir():
         shutil.copytree(text_cache, run_dir / TEXT_CACHE_DIR)  # MiniLM once, not once per run
-    train_dsft(shards, config, run_dir, use_dsft=use_dsft)
-    return final_metrics(run_dir)
+    return train_dsft(shards, config, run_dir, use_dsft=use_dsft).final_metrics
 
 
 def _fmt(values: list[float]) -> str:
@@ -57,12 +47,12 @@ def _fmt(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shards", type=Path, required=True)
-    p.add_argument("--config", type=Path, default=Path(__file__).resolve().parents[1] / "models" / "dsft.yaml")
+    p.add_argument("--config", default="dsft", help="a model config YAML or a shipped config's name")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--epochs", type=int, default=40)
     args = p.parse_args(argv)
 
-    base = load_train_config(args.config, DSFTConfig)
+    base = load_train_config(MODEL_CONFIGS.find(args.config), DSFTConfig)
     overrides = {"epochs": args.epochs, "progress": False, "num_workers": 0, "device": "cpu"}
     results: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     with tempfile.TemporaryDirectory(prefix="dsft-corpus-") as tmp:
@@ -79,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"seed {seed} dsft={'on ' if use_dsft else 'off'} {cells}  ({time.perf_counter() - t0:.0f} s)")
 
     print(f"\n{len(args.seeds)} seeds, {args.epochs} epochs, config {args.config.name}")
-    print(f"{'metric':<28}{'with DSFT':>18}{'without DSFT':>18}{'paired diff':>18}  DSFT better/worse")
+    print(f"{'metric':<28}{'with DSFT':>18}{'without DSFT':>18}{'paired diff':>18}{'chance':>8}  DSFT better/worse")
     for split in SPLITS:
         for k in METRICS:
             name = f"{split}/{k}"
@@ -87,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             off = [m[name] for m in results[False]]
             diff = [a - b for a, b in zip(on, off)]
             wins = sum(d > 0 for d in diff), sum(d < 0 for d in diff)
-            print(f"{name:<28}{_fmt(on):>18}{_fmt(off):>18}{_fmt(diff):>18}  {wins[0]}/{wins[1]}")
+            chance = results[True][0][f"{split}/chance_{k}"]  # a uniform guess over the vocabulary
+            print(f"{name:<28}{_fmt(on):>18}{_fmt(off):>18}{_fmt(diff):>18}{chance:8.3f}  {wins[0]}/{wins[1]}")
     return 0
 
 

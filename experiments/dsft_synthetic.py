@@ -45,8 +45,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from signprep.evaluation.metrics import topk_accuracy  # noqa: E402
 from signprep.models.dsft import DomainSumTransform  # noqa: E402
-from signprep.training.metrics import topk_accuracy  # noqa: E402
 from signprep.training.seeding import seed_everything  # noqa: E402
 
 

@@ -8,8 +8,8 @@ mean-pose baseline (every crop predicted as the training crops' mean landmarks).
 
 Each variant is `models/handpose-thesis.yaml` plus the overrides in VARIANTS (`geo-adamw-bce`
 is the shipped `models/handpose.yaml`); every run goes through
-`fit_handpose`, the function behind `signprep train handpose`, so CUDA and AMP are the real
-trainer's. Variants run in parallel processes (`--jobs`): on a GPU the small network leaves
+`train_handpose` (given the crops in memory), the function behind `signprep train handpose`,
+so CUDA and AMP are the real trainer's. Variants run in parallel processes (`--jobs`): on a GPU the small network leaves
 it mostly idle, so several runs share it.
 
 Run:  .venv/bin/python experiments/handpose_sweep.py --shards SHARDS [--save-crops crops.npz]
@@ -33,8 +33,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from signprep.recipes.hand_crops import HandCropSet, signer_split  # noqa: E402
-from signprep.recipes.handpose import HandPoseConfig, fit_handpose  # noqa: E402
+from signprep.configs import MODEL_CONFIGS  # noqa: E402
+from signprep.data.hand_crop_set import HandCropSet  # noqa: E402
+from signprep.recipes.handpose import HandPoseConfig, train_handpose  # noqa: E402
 
 GEOMETRY = {"rotate": 30.0, "scale": 0.2, "shift": 6.0, "flip": True}
 VARIANTS: dict[str, dict] = {
@@ -48,7 +49,7 @@ VARIANTS: dict[str, dict] = {
     "geo-adamw-bce": {**GEOMETRY, "optimizer": "adamw", "lr": 1e-3, "lr_min": 1e-6, "weight_decay": 1e-4,
                       "loss": "bce"},
 }  # fmt: skip
-BASE = Path(__file__).resolve().parents[1] / "models" / "handpose-thesis.yaml"  # variants change the thesis
+BASE = MODEL_CONFIGS.find("handpose-thesis")  # the variants change the thesis's recipe
 
 
 def variant_config(name: str, epochs: int, seed: int, device: str, batch_size: int | None) -> HandPoseConfig:
@@ -69,11 +70,9 @@ def run_one(crops_file: str, name: str, epochs: int, seed: int, device: str, bat
     torch.set_num_threads(1)  # parallel runs: one thread each
     config = variant_config(name, epochs, seed, device, batch_size)
     crops = HandCropSet.load_npz(crops_file)
-    train_mask, test_mask, held = signer_split(crops.signers, crops.splits, config.test_signers)
     run_dir = Path(out) / f"{name}-seed{seed}"
     t = time.perf_counter()
-    fit_handpose(crops.subset(train_mask), crops.subset(test_mask), held, config, run_dir)
-    report = json.loads((run_dir / "handpose_eval.json").read_text())
+    report = dict(train_handpose(crops, config, run_dir).report)
     report.update(variant=name, seed=seed, seconds=time.perf_counter() - t, epochs=epochs)
     return report
 

@@ -125,6 +125,12 @@ ALL_STAGES = {
 
 
 @pytest.fixture(scope="session")
+def all_stages_config() -> dict:
+    """The `stages:` section of a pipeline with every stage on (ALL_STAGES)."""
+    return ALL_STAGES
+
+
+@pytest.fixture(scope="session")
 def all_stages_run(tmp_path_factory, records):
     """One extraction of two short clips (90029, 90012) with every derived stage on.
     Returns (out_dir, summary). Read only."""
@@ -142,3 +148,47 @@ def all_stages_run(tmp_path_factory, records):
     summary = run_extract(manifest, load_pipeline(pipeline_file), out, workers=2, progress=False)
     assert summary.exit_code == 0 and summary.done_now == 2, summary.render()
     return out, summary
+
+
+# --------------------------------------------------------------------------- training fixtures
+# eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps (24-35 stored frames
+# each): a by-signer split holds out 912, and every gloss has a pair by two signers.
+PAIR_IDS = ("90008", "90009", "90039", "90040")
+
+
+def _extract_pairs(root: Path, records, pipeline_file: Path) -> Path:
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
+    from signprep.manifests import Manifest
+
+    manifest = Manifest([records[i] for i in PAIR_IDS])
+    summary = run_extract(manifest, load_pipeline(pipeline_file), root / "out", workers=2, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
+    return root / "out"
+
+
+@pytest.fixture(scope="session")
+def dsft_shards(tmp_path_factory, records, write_pipeline) -> Path:
+    """Keypoint shards of the four pair clips (the shipped keypoints pipeline at 12 fps)."""
+    root = tmp_path_factory.mktemp("dsft-pairs")
+    return _extract_pairs(root, records, write_pipeline(root / "keypoints-12fps.yaml", decode={"fps": 12}))
+
+
+@pytest.fixture(scope="session")
+def hand_shards(tmp_path_factory, records, write_pipeline) -> Path:
+    """Keypoint and hand-crop shards of the four pair clips, 12 fps."""
+    root = tmp_path_factory.mktemp("hand-crops-pairs")
+    pipeline_file = write_pipeline(root / "hand-crops-12fps.yaml", decode={"fps": 12}, stages={"hand_crops": {}})
+    return _extract_pairs(root, records, pipeline_file)
+
+
+@pytest.fixture(scope="session")
+def disentangle_shards(tmp_path_factory, records, write_pipeline) -> Path:
+    """The `disentangle` pipeline (person mask, background-removed 64x64 frames) plus hand crops, 12 fps."""
+    import yaml
+
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "pipelines" / "disentangle.yaml").read_text())
+    root = tmp_path_factory.mktemp("disentangle-pairs")
+    stages = {"person_mask": shipped["stages"]["person_mask"], "hand_crops": {"size": 64}}
+    pipeline_file = write_pipeline(root / "disentangle-12fps.yaml", decode={"fps": 12}, stages=stages)
+    return _extract_pairs(root, records, pipeline_file)

@@ -161,7 +161,7 @@ def _checkpoint(path: Path) -> None:
 
 
 def _features(path: Path) -> None:
-    from signprep.recipes.features_file import write_features_file
+    from signprep.features_file import write_features_file
 
     write_features_file(path, {"features": np.zeros((BIG // 32, 8), np.float32)}, {"model": "test"})
 
@@ -170,6 +170,14 @@ def _png(path: Path) -> None:
     from signprep.reports.contact_sheet import write_png
 
     write_png(np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8), path)
+
+
+def _confusion(path: Path) -> None:
+    from signprep.reports.plots import render_confusion
+
+    c = 12  # some 40 KB of PNG, well over the write limit
+    counts = np.random.default_rng(0).integers(0, 9, (c, c))
+    render_confusion(counts, [f"class {i}" for i in range(c)], path, "confusion")
 
 
 def _text_cache(path: Path) -> None:
@@ -186,6 +194,7 @@ WRITERS = {
     "features.h5": _features,
     "features.npz": _features,
     "sheet.png": _png,
+    "confusion.png": _confusion,
     "text-cache.npy": _text_cache,
 }
 

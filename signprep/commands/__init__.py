@@ -1,23 +1,52 @@
-"""Pieces shared by the `signprep` command modules: exit codes and the error exit.
+"""The bodies of the `signprep` commands, one module per command or per model (registered in signprep.cli).
 
-Exit codes (all commands): 0 success; 1 some samples failed or the disk
-filled (extract; finished samples are kept) or problems found (verify);
-2 bad arguments, configuration or metadata; 3 the output directory is locked
-by another run or holds another pipeline's shards; 130 interrupted (finished
-samples are kept; rerun to continue).
+This module holds what every command shares: the exit codes (the one table the
+help and the README print), the error exit, and the checks of input paths.
 """
 
 from __future__ import annotations
 
+import textwrap
+from enum import IntEnum
 from pathlib import Path
-from typing import TypeVar
 
 import typer
 
-EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+class ExitCode(IntEnum):
+    """The exit status of every command; `meaning` is the line `signprep --help` and the README print."""
+
+    meaning: str
+
+    def __new__(cls, code: int, meaning: str) -> ExitCode:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.meaning = meaning
+        return member
+
+    OK = 0, "success (extract: every sample with a video is in the shards; missing videos are reported)"
+    FAILED = (
+        1,
+        (
+            "some samples failed (each listed in OUT/extract_errors.jsonl with its stage and reason) or writing "
+            "failed (a full disk: finished samples are kept, free space and rerun); verify: problems found"
+        ),
+    )
+    USAGE = 2, "bad arguments, configuration or metadata"
+    LOCKED = 3, "the output directory is locked by another run or holds another pipeline's shards"
+    INTERRUPTED = 130, "interrupted (finished samples are kept; rerun the same command to continue)"
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+def exit_code_table(width: int = 76) -> str:
+    """The exit codes, one entry each (`  2    bad arguments, ...`) wrapped to `width`, for the help and
+    the README."""
+    return "\n".join(
+        textwrap.fill(code.meaning, width, initial_indent=f"  {code.value:<5}", subsequent_indent=" " * 7)
+        for code in ExitCode
+    )
+
+
+def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
     """Print `error: message` in red on stderr and return the Exit to raise."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)
@@ -34,18 +63,14 @@ def require_file(path: Path, what: str = "file") -> None:
         raise fail(f"{path}: no such {what}")
 
 
-C = TypeVar("C")
+def example(*command_lines: str) -> str:
+    """A command's help epilog: `Example:` and the command lines, kept as written (Click's \\b marker)."""
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in command_lines)
 
 
-def load_model_config(path: Path, cls: type[C], **overrides) -> C:
-    """Read and validate a model config YAML as `cls` (exit 2 with the config error), then apply the
-    command-line overrides that are not None (e.g. `epochs`)."""
-    from signprep.configs import ConfigError
-    from signprep.training import load_train_config
+QUIET = "signprep.quiet"  # key in the click context's meta (shared by nested commands): `signprep --quiet`
 
-    try:
-        cfg = load_train_config(path, cls)
-    except ConfigError as e:
-        raise fail(str(e)) from None
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return cfg.model_copy(update=given) if given else cfg
+
+def is_quiet(ctx: typer.Context) -> bool:
+    """Whether `signprep --quiet` asked for no progress bars."""
+    return bool(ctx.meta.get(QUIET))

@@ -1,4 +1,4 @@
-"""`signprep train disentangle` and `signprep embed disentangle` (registered in signprep.cli)."""
+"""`signprep train disentangle` and `signprep embed disentangle`."""
 
 from __future__ import annotations
 
@@ -7,48 +7,71 @@ from typing import Annotated
 
 import typer
 
-from signprep.commands import fail, load_model_config, require_file, require_shard_dir
+from signprep.commands import fail, is_quiet, require_file, require_shard_dir
+from signprep.commands.options import ShardsAlias, ShardsArg, shard_dir
+from signprep.commands.training import (
+    EpochsOpt,
+    ResumeOpt,
+    config_option,
+    load_model_config,
+    print_final_metrics,
+)
 
 
 def train(
-    shards: Annotated[Path, typer.Option("--shards", help="Shard directory with background-removed frames.")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="Model config YAML.")] = Path(
-        "models/disentangle.yaml"
-    ),
+    ctx: typer.Context,
+    shards: ShardsArg = None,
+    config: Annotated[str, config_option("disentangle")] = "disentangle",
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Run directory (last.pt, metrics.csv, tb/, report, image grid).")
     ] = Path("runs/disentangle"),
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the config's epochs.")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
+    epochs: EpochsOpt = None,
+    resume: ResumeOpt = None,
+    shards_alias: ShardsAlias = None,
 ) -> None:
-    """Train appearance/sign disentangled encoders (docs/methods.md, "Disentangled encoders"), then print
-    the disentanglement report and save reconstructions and swaps as an image grid."""
+    """Train appearance/sign disentangled encoders.
+
+    docs/methods.md, "Disentangled encoders". SHARDS must hold background-removed frames (the
+    disentangle pipeline). Ends with the disentanglement report (linear probes beside chance) and
+    OUT/reconstructions.png.
+    """
     from signprep.recipes.disentangle import DisentangleConfig, train_disentangle
 
-    cfg = load_model_config(config, DisentangleConfig, epochs=epochs)
+    shards = shard_dir(shards, shards_alias)
+    cfg = load_model_config(config, DisentangleConfig, quiet=is_quiet(ctx), epochs=epochs)
     require_shard_dir(shards)
     if resume is not None:
         require_file(resume, "checkpoint")
     try:
-        trainer, report = train_disentangle(shards, cfg, out, resume=resume)
+        trainer = train_disentangle(shards, cfg, out, resume=resume)
     except ValueError as e:
         raise fail(str(e)) from None
+    if not trainer.is_main:
+        return
     typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps) -> {out}")
-    if report is not None:
-        typer.echo(report.render())
+    if trainer.report is not None:
+        typer.echo(trainer.report.render())
+    print_final_metrics(trainer)
 
 
 def embed(
-    shards: Annotated[Path, typer.Option("--shards", help="Shard directory to embed.")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="last.pt of a `signprep train disentangle` run.")],
+    shards: ShardsArg = None,
+    checkpoint: Annotated[
+        Path, typer.Option("--checkpoint", help="last.pt of a `signprep train disentangle` run.")
+    ] = ...,
     out: Annotated[Path, typer.Option("--out", "-o", help="Codes file (.h5 or .npz).")] = Path("codes.h5"),
     average: Annotated[
         bool, typer.Option("--average", help="Only the per-sample averages, not the per-frame sequences.")
     ] = False,
+    shards_alias: ShardsAlias = None,
 ) -> None:
-    """Write f_a and f_g per frame (or averaged) and the temporal sign feature of every sample."""
+    """Write the appearance and sign codes of every sample.
+
+    f_a and f_g per frame (or averaged, --average) and the temporal sign feature.
+    """
     from signprep.recipes.disentangle import embed_disentangle
 
+    shards = shard_dir(shards, shards_alias)
     require_shard_dir(shards)
     require_file(checkpoint, "checkpoint")
     try:

@@ -1,4 +1,4 @@
-"""`signprep train siamese` and `signprep embed siamese` (registered in signprep.cli)."""
+"""`signprep train siamese` and `signprep embed siamese`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,23 @@ from typing import Annotated
 
 import typer
 
-from signprep.commands import fail, load_model_config, require_file, require_shard_dir
+from signprep.commands import fail, is_quiet, require_file, require_shard_dir
+from signprep.commands.options import ShardsAlias, ShardsArg, shard_dir
+from signprep.commands.training import (
+    EpochsOpt,
+    ResumeOpt,
+    config_option,
+    load_model_config,
+    print_final_metrics,
+)
+
+LOWSHOT_SHOWN = ("heldout_signer/max", "unseen_classes/max")  # the report's entries printed at the end
 
 
 def train(
-    shards: Annotated[Path, typer.Option("--shards", help="Shard directory with hand crops (hand_crops stage).")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="Model config YAML.")] = Path("models/siamese.yaml"),
+    ctx: typer.Context,
+    shards: ShardsArg = None,
+    config: Annotated[str, config_option("siamese")] = "siamese",
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory (last.pt, metrics.csv, tb/).")] = Path(
         "runs/siamese"
     ),
@@ -20,13 +31,19 @@ def train(
         Path | None, typer.Option("--handpose", help="last.pt of `signprep train handpose` (frozen encoder).")
     ] = None,
     embed_dim: Annotated[int | None, typer.Option("--embed-dim", min=1, help="Override f, the embedding size.")] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the config's epochs.")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue from a checkpoint.")] = None,
+    epochs: EpochsOpt = None,
+    resume: ResumeOpt = None,
+    shards_alias: ShardsAlias = None,
 ) -> None:
-    """Train the siamese cosine embedding and evaluate the low-shot prototype classifier by signer."""
+    """Train the siamese hand embedding (low-shot test by signer).
+
+    A unit-norm cosine embedding on the frozen hand-pose encoder, then the low-shot prototype
+    classifier on held-out signers (top-1/2 beside chance). SHARDS must hold hand crops.
+    """
     from signprep.recipes.siamese import SiameseConfig, train_siamese
 
-    cfg = load_model_config(config, SiameseConfig, epochs=epochs, embed_dim=embed_dim)
+    shards = shard_dir(shards, shards_alias)
+    cfg = load_model_config(config, SiameseConfig, quiet=is_quiet(ctx), epochs=epochs, embed_dim=embed_dim)
     require_shard_dir(shards)
     checkpoint = handpose or (Path(cfg.handpose_checkpoint) if cfg.handpose_checkpoint else None)
     if checkpoint is None:
@@ -35,29 +52,38 @@ def train(
     if resume is not None:
         require_file(resume, "checkpoint")
     try:
-        trainer, report = train_siamese(shards, cfg, out, handpose_checkpoint=checkpoint, resume=resume)
+        trainer = train_siamese(shards, cfg, out, handpose_checkpoint=checkpoint, resume=resume)
     except ValueError as e:
         raise fail(str(e)) from None
+    if not trainer.is_main:
+        return
     typer.echo(f"trained {trainer.epoch} epochs ({trainer.step} steps, f={cfg.embed_dim}) -> {out}")
-    for key in ("heldout_signer/max", "unseen_classes/max"):
+    report = trainer.report or {}
+    for key in LOWSHOT_SHOWN:
         r = report.get(key)
         if r:
             typer.echo(
                 f"  {key.split('/')[0]}: top-1 {r['top1']:.3f}, top-2 {r['top2']:.3f} per crop "
                 f"({r['queries']} crops, {len(r['classes'])} classes, chance {r['chance_top1']:.3f})"
             )
+    print_final_metrics(trainer)
 
 
 def embed(
-    shards: Annotated[Path, typer.Option("--shards", help="Shard directory to embed.")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="last.pt of a `signprep train siamese` run.")],
+    shards: ShardsArg = None,
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="last.pt of a `signprep train siamese` run.")] = ...,
     out: Annotated[Path, typer.Option("--out", "-o", help="Embeddings file (.h5 or .npz).")] = Path(
         "hand_embeddings.h5"
     ),
+    shards_alias: ShardsAlias = None,
 ) -> None:
-    """Write the siamese embedding of every hand crop and of every sample (mean of its crops)."""
+    """Write the siamese embedding of every hand crop and sample.
+
+    A sample's embedding is the mean of its crops'; HDF5 (.h5) or numpy (.npz) by the suffix of --out.
+    """
     from signprep.recipes.siamese import embed_siamese
 
+    shards = shard_dir(shards, shards_alias)
     require_shard_dir(shards)
     require_file(checkpoint, "checkpoint")
     try:

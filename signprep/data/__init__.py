@@ -1,11 +1,19 @@
-"""PyTorch data path over signprep shards: datasets, clip sampling, transforms, samplers.
+"""PyTorch data path over signprep shards: datasets, clip sampling, transforms, samplers, vocabularies.
 
-Needs the `train` extra (torch). See `datasets.py` for the item contract.
+Needs the `train` extra (torch). See `datasets.py` for the item contract. Hand crops held in
+memory (`hand_crop_set`), their augmentation kernels (`crop_augment`) and the class vocabulary
+(`vocabulary`) are imported from their modules.
 """
 
 from signprep.data.clips import MIN_CLIP_FRAMES, sample_clip_indices
 from signprep.data.datasets import FrameDataset, ShardDataset, select_samples
-from signprep.data.samplers import ClassBalancedBatchSampler, SameGlossPairSampler
+from signprep.data.samplers import (
+    BalancedFeatureBatches,
+    ClassBalancedBatchSampler,
+    PairClipDataset,
+    SameGlossPairSampler,
+    collate_pairs,
+)
 from signprep.data.transforms import (
     CropBox,
     HeatmapBatchTransform,
@@ -15,15 +23,20 @@ from signprep.data.transforms import (
     normalize_keypoints,
     random_crop_box,
 )
+from signprep.data.vocabulary import Vocabulary
 
 __all__ = [
     "MIN_CLIP_FRAMES",
+    "BalancedFeatureBatches",
     "ClassBalancedBatchSampler",
     "CropBox",
     "FrameDataset",
     "HeatmapBatchTransform",
+    "PairClipDataset",
     "SameGlossPairSampler",
     "ShardDataset",
+    "Vocabulary",
+    "collate_pairs",
     "crop_images",
     "crop_keypoints",
     "crop_sample",

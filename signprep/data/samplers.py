@@ -1,8 +1,12 @@
-"""Batch samplers for the pair and metric losses, shardable across DDP ranks.
+"""Batch samplers for the pair and metric losses, shardable across DDP ranks, and the datasets
+that make their batches the items of the shared `Trainer`.
 
-Both take per-item metadata (labels or glosses, signers: e.g. `ShardDataset.labels`,
+Both samplers take per-item metadata (labels or glosses, signers: e.g. `ShardDataset.labels`,
 `.glosses`, `.signers`, read from the index without opening a shard) and yield lists of
-dataset indices, for `DataLoader(dataset, batch_sampler=...)`.
+dataset indices, for `DataLoader(dataset, batch_sampler=...)`. The Trainer iterates a
+dataset's items with its own DistributedSampler instead, so `PairClipDataset` (item: one
+same-gloss pair of clips) and `BalancedFeatureBatches` (item: one class-balanced batch of
+features) hold a sampler's epoch plan as items; both follow the Trainer's `set_epoch`.
 
 Distributed use follows `torch.utils.data.DistributedSampler`: every rank builds the same
 epoch plan from (seed, epoch), pads it by repeating batches to a multiple of
@@ -15,10 +19,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 import torch.distributed as dist
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler, default_collate
+
+if TYPE_CHECKING:  # type hints only
+    from signprep.data.datasets import ShardDataset
+
+__all__ = [
+    "BalancedFeatureBatches",
+    "ClassBalancedBatchSampler",
+    "PairClipDataset",
+    "SameGlossPairSampler",
+    "collate_pairs",
+]
 
 
 def _replicas(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
@@ -163,3 +180,61 @@ class ClassBalancedBatchSampler(_ShardedBatchSampler):
                 batch += [items[i] for i in picks]
             batches.append(batch)
         return batches
+
+
+class PairClipDataset(Dataset):
+    """Item k: the k-th pair (two clip dicts of `base`) of the current epoch's `SameGlossPairSampler`
+    plan. The sampler runs unsharded here; the Trainer's DistributedSampler shards the pairs.
+    `collate_pairs` flattens a list of pairs into one batch [i1, j1, i2, j2, ...], the layout the
+    sampler yields (items 2p and 2p + 1 form pair p)."""
+
+    def __init__(self, base: ShardDataset, seed: int = 0) -> None:
+        self.base = base
+        self.sampler = SameGlossPairSampler(
+            base.glosses, base.signers, pairs_per_batch=1, seed=seed, num_replicas=1, rank=0
+        )
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.base.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+        self.pairs = [tuple(batch) for batch in self.sampler]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, k: int) -> tuple[dict, dict]:
+        i, j = self.pairs[k]
+        return self.base[i], self.base[j]
+
+
+def collate_pairs(pairs: Sequence[tuple[dict, dict]]) -> dict:
+    """[(a1, b1), (a2, b2), ...] -> the default collate of [a1, b1, a2, b2, ...]."""
+    return default_collate([item for pair in pairs for item in pair])
+
+
+class BalancedFeatureBatches(Dataset):
+    """Item i = the i-th class-balanced batch of this epoch's plan: {"features" (P*K, c), "label" (P*K,)}.
+
+    features (N, c) and labels (N,) of the items `sampler` (a `ClassBalancedBatchSampler` over
+    `labels`) indexes; `collate` concatenates the `batch_size` items of one optimizer step.
+    """
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor, sampler: ClassBalancedBatchSampler) -> None:
+        self.features, self.labels, self.sampler = features, labels, sampler
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+        self.plan = [torch.tensor(b) for b in self.sampler]
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        idx = self.plan[i]
+        return {"features": self.features[idx], "label": self.labels[idx]}
+
+    @staticmethod
+    def collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return {k: torch.cat([it[k] for it in items]) for k in items[0]}

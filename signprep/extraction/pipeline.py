@@ -5,120 +5,64 @@ a wrong type is a clear error naming the file and the key, not a silent
 default. The content hash covers everything that changes the stored data
 (decode and stages), not storage knobs such as compression or shard size, so
 re-packing never invalidates finished samples.
+
+Each key under `stages:` holds that stage's own configuration model, defined
+with the stage (signprep/stages/<stage>.py); the section itself is derived
+from the stage list `signprep.stages.STAGES`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 
-from signprep.configs import ConfigError, format_validation_error
+from signprep.config_models import StrictConfig
+from signprep.configs import PIPELINES, ConfigError, format_validation_error
+from signprep.stages import STAGES, enabled_stages
+from signprep.stages.contract import DECODER_ENTRIES
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DecodeConfig(_Strict):
+class DecodeConfig(StrictConfig):
     decoder: Literal["decord", "opencv"] = "decord"
     crop_to_bbox: bool = False
     resize_short_side: int | None = Field(default=None, gt=0)
     fps: float | None = Field(default=None, gt=0)
 
 
-class KeypointsConfig(_Strict):
-    model_complexity: int = 1
-    refine_face_landmarks: bool = False
-    smooth_landmarks: bool = True
-    min_detection_confidence: float = Field(default=0.5, ge=0, le=1)
-    min_tracking_confidence: float = Field(default=0.5, ge=0, le=1)
-
-    @field_validator("model_complexity")
-    @classmethod
-    def _shipped_model_only(cls, v: int) -> int:
-        # Only 1 (pose_landmark_full) ships inside the mediapipe 0.10.21 wheel; 0 and 2
-        # make Holistic download the lite/heavy model at run time, which we never do.
-        if v != 1:
-            raise ValueError(
-                "only 1 runs offline: mediapipe 0.10.21 ships the 'full' pose model only "
-                "(0 and 2 would download the lite/heavy model at run time)"
-            )
-        return v
-
-
-Size = tuple[int, int]
-Fit = Literal["pad", "crop", "stretch"]
-
-
-class FramesConfig(_Strict):
-    size: Size = (112, 112)
-    fit: Fit = "pad"
-
-
-class HeatmapsConfig(_Strict):
-    subset: str = "signvtcl79"
-    size: Size = (64, 64)
-    sigma: float = Field(default=2.0, gt=0)
-    dtype: Literal["uint8", "float16"] = "uint8"
-    fit: Fit = "pad"
-    limbs: bool = False  # also `limb_heatmaps`: one channel per skeleton edge within the subset
-
-
-class FlowConfig(_Strict):
-    method: Literal["dis", "farneback", "raft"] = "dis"
-    preset: Literal["ultrafast", "fast", "medium"] = "fast"
-    size: Size = (112, 112)
-    fit: Fit = "pad"
-    dtype: Literal["uint8", "float16"] = "uint8"
-    bound: float = Field(default=20.0, gt=0)
-    rgb_images: bool = False
-    raft_weights: str | None = None
-
-
-class PersonMaskConfig(_Strict):
-    source: Literal["holistic", "selfie"] = "holistic"
-    size: Size = (64, 64)
-    fit: Fit = "pad"
-    background: Literal["constant", "blur"] = "constant"
-    background_value: int = Field(default=0, ge=0, le=255)
-    frames: bool = True
-
-
-class HandCropsConfig(_Strict):
-    size: int = Field(default=64, gt=0)
-    margin: float = Field(default=0.25, ge=0)
-    fallback: bool = True
-    min_pose_confidence: float = Field(default=0.5, ge=0, le=1)
-
-
-class StagesConfig(_Strict):
-    """Stages run in this order on every frame; a null or absent stage is skipped."""
-
-    keypoints: KeypointsConfig | None = KeypointsConfig()
-    frames: FramesConfig | None = None
-    heatmaps: HeatmapsConfig | None = None
-    flow: FlowConfig | None = None
-    person_mask: PersonMaskConfig | None = None
-    hand_crops: HandCropsConfig | None = None
+class _StagesSection(StrictConfig):
+    """What `StagesConfig` adds to the stages' own keys: every entry a stage reads is added
+    by the decoder or by an earlier stage."""
 
     @model_validator(mode="after")
-    def _needs_keypoints(self) -> StagesConfig:
-        if self.keypoints is None:
-            for name in ("heatmaps", "hand_crops"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"stage {name!r} needs the keypoints stage")
-            if self.person_mask is not None and self.person_mask.source == "holistic":
-                raise ValueError("person_mask with source 'holistic' needs the keypoints stage (or source: selfie)")
+    def _inputs_are_made_earlier(self) -> _StagesSection:
+        available = set(DECODER_ENTRIES)
+        for spec, config in enabled_stages(self):
+            for entry in config.requires():
+                if entry not in available:
+                    makers = [s.name for s in STAGES if entry in s.adds]
+                    hint = f" ({config.requirement_hint})" if config.requirement_hint else ""
+                    maker = f"the {makers[0]} stage" if makers else f"a stage that adds {entry!r}"
+                    raise ValueError(f"stage {spec.name!r} needs {maker}{hint}")
+            available.update(spec.adds)
         return self
 
 
-class StorageConfig(_Strict):
+# The `stages:` section: one optional key per stage of STAGES, in run order, holding the stage's
+# own configuration model (the keypoint stage on by default, every other off).
+StagesConfig = create_model(
+    "StagesConfig",
+    __base__=_StagesSection,
+    __doc__="Stages run in this order on every frame; a null or absent stage is skipped.",
+    **{spec.name: (spec.config_type | None, spec.config_type() if spec.on_by_default else None) for spec in STAGES},
+)
+
+
+class StorageConfig(StrictConfig):
     # gzip level 4 with shuffle: chosen by measurement (docs/shards.md)
     compression: Literal["gzip", "lzf", "none"] = "gzip"
     compression_level: int = Field(default=4, ge=0, le=9)
@@ -126,7 +70,7 @@ class StorageConfig(_Strict):
     max_shard_mb: float = Field(default=256, gt=0)
 
 
-class PipelineConfig(_Strict):
+class PipelineConfig(StrictConfig):
     name: str
     description: str = ""
     decode: DecodeConfig = DecodeConfig()
@@ -153,32 +97,13 @@ def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:
         raise ConfigError(format_validation_error("pipeline", source, e)) from None
 
 
-def _shipped_pipelines_dir() -> Path | None:
-    """`pipelines/` of the checkout (editable install) or the copy inside a wheel."""
-    packaged = resources.files("signprep") / "pipelines"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "pipelines"
-    return checkout if checkout.is_dir() else None
-
-
 def shipped_pipelines() -> list[str]:
-    folder = _shipped_pipelines_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder else []
+    return PIPELINES.names()
 
 
 def load_pipeline(name_or_path: str | Path) -> PipelineConfig:
     """Load a pipeline by file path, or by the name of a shipped one (`keypoints`)."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        folder = _shipped_pipelines_dir()
-        candidate = folder / f"{name_or_path}.yaml" if folder else None
-        if candidate is None or not candidate.is_file():
-            raise ConfigError(
-                f"pipeline {str(name_or_path)!r} is neither a file nor a shipped pipeline "
-                f"(shipped: {', '.join(shipped_pipelines()) or 'none found'})"
-            )
-        path = candidate
+    path = PIPELINES.find(name_or_path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:

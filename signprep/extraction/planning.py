@@ -1,8 +1,8 @@
 """Size an extraction before starting it: frames, CPU core-hours per stage, storage per modality.
 
 `plan_extraction(manifest, pipeline)` counts the frames each sample will yield
-and multiplies them by per-frame costs measured on real clips (the `COSTS` table
-below). Frame counts come, per sample, from the cheapest source that knows:
+and multiplies them by per-frame costs measured on real clips (each stage's `cost`,
+signprep/stages/<stage>.py). Frame counts come, per sample, from the cheapest source that knows:
 
 1. the video's header when the file is present (MP4/MOV: the sample count of
    the video track, read from the `moov` box without decoding; other
@@ -34,47 +34,19 @@ from signprep.extraction.pipeline import PipelineConfig
 from signprep.manifests import Manifest, SampleRecord
 from signprep.shards.index import ShardIndex, output_conflict
 from signprep.shards.schema import SchemaError
+from signprep.stages import enabled_stages
 from signprep.video.mp4 import child, top_level_box, tracks
 
 # ------------------------------------------------------------------ measured constants
-# CPU milliseconds per output frame (process time of all threads, i.e. core-ms) and
-# stored bytes per frame (gzip 4 + shuffle), each at the setting it was measured at.
-# Where they come from, all on the project's 2-core x86 test machine, mediapipe 0.10.21:
-# - ms, stages: `benchmarks/stages.py` [cost], 160 frames of 4 corpus clips (90012,
-#   90029, 90003 at 1920x1080, 90013 portrait), Holistic model_complexity 1.
-# - ms, decode + write: `extract_sample` of the keypoints pipeline on the same 4 whole
-#   clips (557 frames) took 68.8 CPU ms/frame; that minus Holistic's 65.1 is decord
-#   decoding, the pipeline's bookkeeping and the HDF5 part write.
-# - bytes, keypoints / person mask / hand crops: the whole sample corpus (37 clips,
-#   4828 frames) extracted with keypoints + person_mask (holistic, 64x64, frames) +
-#   hand_crops (64): the datasets' HDF5 storage sizes / frames.
-# - bytes, frames / heatmaps / flow: docs/shards.md ("Derived modalities"), 4 corpus clips.
+# Each stage's per-frame CPU time and stored bytes come from its module (`cost`, with the
+# measured figures and where they come from); decoding and writing are not a stage.
+# Decode + write: `extract_sample` of the keypoints pipeline on the 4 clips of
+# `benchmarks/stages.py` [cost], whole (557 frames), took 68.8 CPU ms/frame on the project's
+# 2-core x86 test machine; that minus Holistic's 65.1 is decord decoding, the pipeline's
+# bookkeeping and the HDF5 part write.
 # Wall-clock check: 2 loky workers extract the corpus keypoints at ~25 frames/s on the
 # 2 cores, i.e. ~80 core-ms/frame, ~15% above the CPU-time sum (process scheduling).
-
-
-@dataclass(frozen=True)
-class Cost:
-    cpu_ms: float  # per frame, at `measured_size`
-    bytes: float  # stored per frame, at `measured_size`
-    measured_size: tuple[int, int] | None = None  # (height, width) of the stored arrays; None: size-independent
-
-
-COSTS: dict[str, Cost] = {
-    "decode_write": Cost(3.7, 0.0),
-    "keypoints": Cost(65.1, 4852.0),  # keypoints 4738 + confidence 109 + present 4 + frame_indices 1
-    "holistic_segmentation": Cost(12.6, 0.0),  # extra Holistic cost when person_mask.source = holistic
-    "person_mask": Cost(3.59, 361.0, (64, 64)),
-    "person_mask_selfie": Cost(11.18, 361.0, (64, 64)),  # Selfie Segmentation model; same mask bytes
-    "background_removed": Cost(0.0, 1464.0, (64, 64)),  # person_mask.frames (made in the mask stage's time)
-    "hand_crops": Cost(1.39, 9952.0, (64, 64)),  # crops 9784 + crop keypoints 144 + boxes 23 + flags
-    "frames": Cost(2.69, 10774.0, (112, 112)),
-    "heatmaps": Cost(0.58, 10886.0, (64, 64)),  # 79 channels (signvtcl79), uint8; float16: 38310
-    "flow_dis_fast": Cost(3.01, 849.0, (112, 112)),
-    "flow_dis_medium": Cost(4.63, 849.0, (112, 112)),
-    "flow_farneback": Cost(5.05, 849.0, (112, 112)),
-}
-HEATMAP_FLOAT16_FACTOR = 38310 / 10886  # measured beside the uint8 figure (docs/shards.md)
+DECODE_AND_WRITE_MS = 3.7
 
 # A sample's length when neither its video nor its metadata says: the mean decoded
 # length of the 37 labelled clips of the sample corpus (shared/data, clips.csv).
@@ -290,7 +262,7 @@ class ExtractionPlan:
         lines.append(
             f"    {'total':<24} {total_per_frame:9.0f} {_size(self.bytes_present):>10} {_size(self.bytes_all):>10}"
         )
-        lines.append("  (per-frame costs measured on a 2-core x86 machine: signprep/extraction/planning.py COSTS)")
+        lines.append("  (per-frame costs measured on a 2-core x86 machine: each stage's `cost` in signprep/stages/)")
         return "\n".join(lines)
 
 
@@ -302,52 +274,14 @@ def _size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _area_scale(size: tuple[int, int] | int, cost: Cost) -> float:
-    """Bytes scale with the stored pixel count relative to the measured size."""
-    h, w = (size, size) if isinstance(size, int) else size
-    mh, mw = cost.measured_size
-    return (h * w) / (mh * mw)
-
-
 def pipeline_costs(pipeline: PipelineConfig) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """([(stage, CPU ms per frame)], [(modality, bytes per frame)]) of the pipeline's enabled stages."""
-    st = pipeline.stages
-    cpu = [("decode + write", COSTS["decode_write"].cpu_ms)]
+    cpu = [("decode + write", DECODE_AND_WRITE_MS)]
     stored: list[tuple[str, float]] = []
-    if st.keypoints is not None:
-        cpu.append(("keypoints (Holistic)", COSTS["keypoints"].cpu_ms))
-        stored.append(("keypoints", COSTS["keypoints"].bytes))
-    if st.person_mask is not None:
-        pm = st.person_mask
-        if pm.source == "holistic":
-            cpu.append(("person_mask", COSTS["holistic_segmentation"].cpu_ms + COSTS["person_mask"].cpu_ms))
-        else:
-            cpu.append(("person_mask (selfie)", COSTS["person_mask_selfie"].cpu_ms))
-        stored.append(("person_mask", COSTS["person_mask"].bytes * _area_scale(pm.size, COSTS["person_mask"])))
-        if pm.frames:
-            br = COSTS["background_removed"]
-            stored.append(("background_removed", br.bytes * _area_scale(pm.size, br)))
-    if st.hand_crops is not None:
-        hc = COSTS["hand_crops"]
-        cpu.append(("hand_crops", hc.cpu_ms))
-        stored.append(("hand_crops", hc.bytes * _area_scale(st.hand_crops.size, hc)))
-    if st.frames is not None:
-        fr = COSTS["frames"]
-        cpu.append(("frames", fr.cpu_ms * _area_scale(st.frames.size, fr)))
-        stored.append(("frames", fr.bytes * _area_scale(st.frames.size, fr)))
-    if st.heatmaps is not None:
-        hm = COSTS["heatmaps"]
-        factor = HEATMAP_FLOAT16_FACTOR if st.heatmaps.dtype == "float16" else 1.0
-        cpu.append(("heatmaps", hm.cpu_ms * _area_scale(st.heatmaps.size, hm)))
-        stored.append(("heatmaps", hm.bytes * _area_scale(st.heatmaps.size, hm) * factor))
-    if st.flow is not None:
-        fl = st.flow
-        key = {"dis": f"flow_dis_{fl.preset}", "farneback": "flow_farneback"}.get(fl.method, "flow_dis_medium")
-        cost = COSTS.get(key, COSTS["flow_dis_fast"])  # ultrafast and raft: not measured, the nearest figure
-        # DIS cost grew 1.6x from 112x112 to 256x256 (5.2x the pixels): mostly fixed per-frame work
-        scale = _area_scale(fl.size, cost)
-        cpu.append((f"flow ({fl.method})", cost.cpu_ms * (1 + 0.15 * (scale - 1))))
-        stored.append(("flow", cost.bytes * scale * (2 if fl.dtype == "float16" else 1)))
+    for spec, config in enabled_stages(pipeline.stages):
+        cost = spec.cost(config)
+        cpu.append((cost.label, cost.cpu_ms))
+        stored.extend(cost.stored)
     return cpu, stored
 
 

@@ -23,7 +23,8 @@ from signprep.extraction.pipeline import PipelineConfig
 from signprep.manifests.records import SampleRecord
 from signprep.shards.index import file_sha256
 from signprep.shards.writer import Storage, write_part
-from signprep.stages import FrameStage, process_frames
+from signprep.stages import enabled_stages
+from signprep.stages.contract import FrameStage, process_frames
 from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
 
 
@@ -44,31 +45,10 @@ class SampleResult:
 
 def build_stages(pipeline: PipelineConfig) -> list[FrameStage]:
     """The configured stages, in the order they run on each frame."""
-    from signprep.stages.frames import TrainingFrames
-    from signprep.stages.hand_crops import HandCrops
-    from signprep.stages.heatmaps import KeypointHeatmaps
-    from signprep.stages.keypoints import HolisticKeypoints
-    from signprep.stages.optical_flow import OpticalFlow
-    from signprep.stages.person_mask import PersonMask
-
-    cfg = pipeline.stages
-    stages: list[FrameStage] = []
-    if cfg.keypoints is not None:
-        # Holistic's own segmentation is the cheapest person mask (it shares the pose pass)
-        segmentation = cfg.person_mask is not None and cfg.person_mask.source == "holistic"
-        stages.append(HolisticKeypoints(**cfg.keypoints.model_dump(), enable_segmentation=segmentation))
-    face_points = 478 if cfg.keypoints is not None and cfg.keypoints.refine_face_landmarks else 468
-    if cfg.frames is not None:
-        stages.append(TrainingFrames(**cfg.frames.model_dump()))
-    if cfg.heatmaps is not None:
-        stages.append(KeypointHeatmaps(**cfg.heatmaps.model_dump()))
-    if cfg.flow is not None:
-        stages.append(OpticalFlow(**cfg.flow.model_dump()))
-    if cfg.person_mask is not None:
-        stages.append(PersonMask(**cfg.person_mask.model_dump()))
-    if cfg.hand_crops is not None:
-        stages.append(HandCrops(**cfg.hand_crops.model_dump(), face_points=face_points))
-    return stages
+    enabled = enabled_stages(pipeline.stages)
+    # a stage with optional outputs makes those that the pipeline's stages read
+    read = frozenset(entry for _, config in enabled for entry in config.requires())
+    return [spec.build(config, read) for spec, config in enabled]
 
 
 # Stages hold loaded models: build them once per process and pipeline, reuse per video.

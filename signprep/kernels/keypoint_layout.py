@@ -50,6 +50,9 @@ FACE_26 = {
 }  # fmt: skip
 
 
+NON_FACE_POINTS = 33 + 21 + 21  # pose and both hands: the face mesh is the rest of K (468, or 478 refined)
+
+
 class KeypointLayout:
     """Component offsets of the stored array for a given face mesh size."""
 
@@ -61,6 +64,11 @@ class KeypointLayout:
             self.components[name] = (offset, offset + n)
             offset += n
         self.num_points = offset
+
+    @classmethod
+    def of_points(cls, num_points: int) -> KeypointLayout:
+        """The layout of a stored K axis of `num_points`: the face mesh is what pose and hands leave."""
+        return cls(num_points - NON_FACE_POINTS)
 
     def slice(self, component: str) -> slice:
         start, stop = self.components[component]

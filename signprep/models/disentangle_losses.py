@@ -8,10 +8,12 @@ weights in `models/disentangle.yaml` do not depend on the image or code size.
 - cross reconstruction: mean over frames of ||D(f_a^{t1}, f_g^{t2}) - I_{t2}||^2 / (C H W)
 - sign similarity: mean over pairs of ||mean_t f_g(video 1) - mean_t f_g(video 2)||^2 / D
 - incremental identity: mean over videos of (1/n) sum_t -w_t log C_y(mean_{s<=t} h^s)
+- `disentangle_losses`: their weighted total (+ the adversarial signer loss) for one pair batch
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "cross_reconstruction_loss",
+    "disentangle_losses",
     "incremental_average",
     "incremental_identity_loss",
     "incremental_identity_weights",
@@ -80,3 +83,39 @@ def incremental_identity_loss(step_logits: torch.Tensor, labels: torch.Tensor, w
     B, n, C = step_logits.shape
     ce = F.cross_entropy(step_logits.float().reshape(B * n, C), labels.repeat_interleave(n), reduction="none")
     return (ce.view(B, n) * weights.to(ce.dtype)[None]).mean()
+
+
+def disentangle_losses(
+    model_out: Mapping[str, torch.Tensor],
+    labels: torch.Tensor,
+    streams: Sequence[str],
+    *,
+    identity_weight: float,
+    reconstruction_weight: float,
+    similarity_weight: float,
+    adversarial_weight: float = 0.0,
+    identity_step_weights: Literal["gaitnet", "uniform"] = "gaitnet",
+    signer_index: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """The weighted total `loss` and its parts of one pair batch (items 2p, 2p + 1 form pair p).
+
+    model_out: `DisentangleModel`'s forward (`f_g`, `step_logits`, `recon_s`/`target_s`/`valid_s` per
+    stream s, `signer_logits` when adversarial); labels (B,) gloss classes; signer_index (B,) the
+    signer classes, used with `signer_logits`.
+    """
+    f_g = model_out["f_g"]
+    T = f_g.shape[1]
+    xrecon = sum(
+        cross_reconstruction_loss(model_out[f"recon_{s}"], model_out[f"target_{s}"], model_out.get(f"valid_{s}"))
+        for s in streams
+    )
+    sim = sign_similarity_loss(f_g[0::2], f_g[1::2])
+    weights = incremental_identity_weights(T, identity_step_weights, device=f_g.device)
+    identity = incremental_identity_loss(model_out["step_logits"], labels, weights)
+    losses = {"identity": identity, "xrecon": xrecon, "similarity": sim}
+    total = identity_weight * identity + reconstruction_weight * xrecon + similarity_weight * sim
+    if "signer_logits" in model_out and signer_index is not None:
+        adv = F.cross_entropy(model_out["signer_logits"].float(), signer_index)
+        losses["adversarial"] = adv
+        total = total + adversarial_weight * adv
+    return {"loss": total, **losses}

@@ -14,13 +14,14 @@ x_hat = H x, written ``x @ H`` for row-vector batches (H is symmetric).
 Functional ops (:func:`projection`, :func:`domain_sum`, :func:`geodesic_flow`,
 :func:`geodesic_flow_H`) are plain functions on tensors; the modules
 (:class:`SubspaceExtractor`, :class:`DomainSumTransform`) wrap them with the
-memory banks.
+memory banks. :class:`DSFTModel` is the whole classifier of `signprep train dsft`:
+a visual encoder, the projected gloss text, the transformation and a linear layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -237,3 +238,50 @@ class DomainSumTransform(nn.Module):
             return x
         H = self.domain_sum_matrix([x if source is None else source, *targets])
         return x @ H.to(x.dtype)
+
+
+class DSFTModel(nn.Module):
+    """Visual encoder + text projection + DomainSumTransform + linear classifier.
+
+    encoder: (B, T, K, 3) keypoints [+ (B, T, K) presence] -> (B, D) clip features, or with
+    `heatmaps` (a module adding `heatmaps` (B, T, K', H, W) to the batch) heatmaps -> (B, D).
+    `text_embeddings` (C, E) is a buffer (saved in checkpoints); the text projection
+    Linear(E, D) is trained. With `use_dsft` the training target domain is the text features of
+    the batch's glosses, in evaluation (no labels) those of the whole vocabulary; without it
+    H is the identity (the `--no-dsft` baseline).
+
+    forward(batch) -> dict with `logits` (B, C), `features` (B, D) transformed visual features,
+    `text` (C, D) the (transformed) text features of the vocabulary.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        text_embeddings: torch.Tensor,
+        feature_dim: int,
+        rank: int,
+        bank_size: int,
+        use_dsft: bool = True,
+        heatmaps: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.heatmaps = heatmaps
+        self.register_buffer("text_embeddings", text_embeddings.float().clone())
+        self.text_proj = nn.Linear(text_embeddings.shape[1], feature_dim)
+        self.dsft = DomainSumTransform(feature_dim, rank, bank_size, enabled=use_dsft)
+        self.classifier = nn.Linear(feature_dim, text_embeddings.shape[0])
+
+    def visual(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        if self.heatmaps is None:
+            return self.encoder(batch["keypoints"], batch.get("keypoint_present"))
+        return self.encoder(self.heatmaps(dict(batch))["heatmaps"])
+
+    def forward(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        x = self.visual(batch)
+        text = self.text_proj(self.text_embeddings)  # (C, D)
+        if self.dsft.enabled:
+            target = text[batch["label"]] if self.training else text
+            x = self.dsft(x, [target])
+            text = text @ self.dsft.H.to(text.dtype)  # the same H, for retrieval only (detached)
+        return {"logits": self.classifier(x), "features": x, "text": text}

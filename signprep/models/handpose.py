@@ -82,6 +82,7 @@ class HandPoseNet(nn.Module):
 
     def __init__(self, num_keypoints: int = NUM_HAND_KEYPOINTS, expand: int = 4) -> None:
         super().__init__()
+        self.expand = expand
         layers: list[nn.Module] = [_conv_bn_relu(3, 32, 2)]
         c = 32
         for out_c, stride in ENCODER_BLOCKS:
@@ -115,6 +116,19 @@ class HandPoseNet(nn.Module):
         # Heatmaps are ~99% background: start the output at sigmoid = 0.01, not 0.5, so the first
         # steps learn keypoints instead of pushing 86k logits down (the focal-loss "prior" bias).
         nn.init.constant_(self.decoder[-1].bias, OUTPUT_PRIOR_LOGIT)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor], expand: object, source: object) -> HandPoseNet:
+        """The network of `expand` holding the weights `state`, in eval mode; ValueError naming `source`
+        (e.g. the checkpoint file) when they are not a hand-pose network's."""
+        if not isinstance(expand, int):
+            raise ValueError(f"{source}: not a `signprep train handpose` checkpoint (expand {expand!r})")
+        net = cls(expand=expand)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(f"{source}: not a `signprep train handpose` checkpoint ({e})") from None
+        return net.eval()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)

@@ -3,7 +3,8 @@
 Frozen features (B, c0) -> `num_layers` linear dual-path layers, each adding `growth`
 channels -> Dropout -> Linear to f -> phi(x) on the unit sphere of R^f. Two items are
 "the same class" with probability p_ij = sigmoid(beta + alpha^2 phi_i . phi_j) (Eq. 3.19);
-alpha and beta are learned.
+alpha and beta are learned. `SiameseModel` puts the head on a frozen hand-pose encoder
+(`signprep.models.handpose`), from uint8 hand crops to embeddings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DualPathLayer", "EmbeddingHead", "pair_logits", "siamese_pair_loss"]
+from signprep.data.crop_augment import normalize_crops
+
+__all__ = ["DualPathLayer", "EmbeddingHead", "SiameseModel", "pair_logits", "siamese_pair_loss"]
 
 
 class DualPathLayer(nn.Module):
@@ -60,6 +63,48 @@ class EmbeddingHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.out(self.dropout(self.layers(features))), dim=1)
+
+
+class SiameseModel(nn.Module):
+    """Frozen hand-pose encoder + `EmbeddingHead`. forward: (B, S, S, 3) uint8 crops -> (B, f) unit vectors.
+
+    encoder: (B, 3, S, S) ImageNet-normalised crops -> (B, feature_dim, h, w), average-pooled here.
+    The pooled features are standardised with the training crops' per-channel mean and std
+    (buffers, set by `set_feature_scale`): a hand-pose encoder's pooled features vary little
+    from crop to crop (std ~1% of their mean on the sample corpus), and the head trained on
+    them raw under SGD lr 0.1 fell to the constant "same class with p = prior" solution.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, feature_dim: int, embed_dim: int, num_layers: int, growth: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.register_buffer("feature_mean", torch.zeros(feature_dim))
+        self.register_buffer("feature_std", torch.ones(feature_dim))
+        self.head = EmbeddingHead(feature_dim, embed_dim, num_layers, growth, dropout)
+
+    def set_feature_scale(self, features: torch.Tensor) -> None:
+        """Standardise with these (N, c) raw training features from now on."""
+        self.feature_mean.copy_(features.mean(0))
+        self.feature_std.copy_(features.std(0).clamp_min(1e-6))
+
+    def standardize(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.feature_mean) / self.feature_std
+
+    def train(self, mode: bool = True) -> SiameseModel:
+        super().train(mode)
+        self.encoder.eval()  # frozen: its BN statistics must not move
+        return self
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, c) raw pooled encoder features (not standardised)."""
+        return self.encoder(normalize_crops(images)).mean(dim=(2, 3))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.standardize(self.features(images)))
 
 
 def pair_logits(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:

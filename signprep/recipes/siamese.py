@@ -1,61 +1,51 @@
-"""Siamese trainer: a cosine embedding of hand crops on frozen hand-pose features, with a
+"""Siamese recipe: a cosine embedding of hand crops on frozen hand-pose features, with a
 low-shot prototype classifier (docs/methods.md, "Siamese hand-pose embedding"; thesis 3.2-3.3).
 
-`signprep train siamese`: the encoder of a `signprep train handpose` checkpoint is frozen;
-its average-pooled features of every crop are computed once, and only the embedding head
-(dual-path layers -> f-dimensional unit vector, alpha, beta) is trained, on class-balanced
-batches of the training signers' crops (classes: glosses), with the pairwise BCE loss.
+`signprep train siamese`: the encoder of a `signprep train handpose` checkpoint is frozen
+(`signprep.models.siamese.SiameseModel`); its average-pooled features of every crop are
+computed once, and only the embedding head (dual-path layers -> f-dimensional unit vector,
+alpha, beta) is trained, on class-balanced batches of the training signers' crops (classes:
+glosses), with the pairwise BCE loss.
 
-Evaluation, by signer (`signer_split`): S prototypes per class are drawn from the training
-signers' crops, the queries are every crop of the held-out signers; a class counts when it
-has both. With `holdout_classes: n`, n such glosses are left out of the embedding's training
-and evaluated apart as unseen classes. Reported per epoch and in `lowshot.json`: top-1/top-2
-per crop and per sample (a sample's class scores averaged over its crops), for the max and
-the mean prototype rule, with confusion-matrix images `confusion_*.png`.
+Evaluation, by signer (`signer_split`; `signprep.evaluation.lowshot`): S prototypes per
+class are drawn from the training signers' crops, the queries are every crop of the
+held-out signers; a class counts when it has both. With `holdout_classes: n`, n such
+glosses are left out of the embedding's training and evaluated apart as unseen classes.
+Reported per epoch and in `lowshot.json`: top-1/top-2 per crop and per sample (a sample's
+class scores averaged over its crops), for the max and the mean prototype rule, with
+confusion-matrix images `confusion_*.png`. The checkpoint's metadata holds the vocabulary,
+the encoder's expansion ratio and the unseen classes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import nn
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from signprep.atomic import atomic_write_bytes, atomic_write_text
-from signprep.data import ClassBalancedBatchSampler
+from signprep.atomic import atomic_write_text
+from signprep.data import BalancedFeatureBatches, ClassBalancedBatchSampler, Vocabulary
+from signprep.data.hand_crop_set import HandCropSet, holdout_classes, signer_split
+from signprep.evaluation.lowshot import evaluate_lowshot, lowshot_metrics
+from signprep.features_file import write_features_file
 from signprep.models.handpose import HandPoseNet
-from signprep.models.prototypes import PrototypeClassifier, choose_prototypes
-from signprep.models.siamese import EmbeddingHead, siamese_pair_loss
-from signprep.recipes.dsft import Vocabulary
-from signprep.recipes.features_file import write_features_file
-from signprep.recipes.hand_crops import HandCropSet, signer_split
-from signprep.recipes.handpose import SGDRConfig, build_sgd_warm_restarts, load_handpose, normalize_crops
+from signprep.models.siamese import SiameseModel, siamese_pair_loss
+from signprep.reports.plots import render_confusion
 from signprep.shards import ShardReader
-from signprep.training import Trainer, load_checkpoint, save_checkpoint, seed_everything
-from signprep.training.metrics import confusion_matrix, per_class_topk_accuracy, topk_accuracy
+from signprep.training import SGDRConfig, Trainer, build_sgd_warm_restarts, load_run, seed_everything
 
-__all__ = [
-    "SiameseConfig",
-    "SiameseModel",
-    "embed_siamese",
-    "evaluate_lowshot",
-    "load_siamese",
-    "render_confusion",
-    "train_siamese",
-]
+__all__ = ["LOWSHOT_FILE", "SiameseConfig", "embed_siamese", "load_siamese", "train_siamese"]
 
 log = logging.getLogger(__name__)
 
-META_FILE = "siamese_meta.pt"
+LOWSHOT_FILE = "lowshot.json"
 
 
 class SiameseConfig(SGDRConfig):
@@ -88,212 +78,16 @@ class SiameseConfig(SGDRConfig):
         return self
 
 
-class SiameseModel(nn.Module):
-    """Frozen hand-pose encoder + `EmbeddingHead`. forward: (B, S, S, 3) uint8 crops -> (B, f) unit vectors.
-
-    The pooled features are standardised with the training crops' per-channel mean and std
-    (buffers, set by `set_feature_scale`): a hand-pose encoder's pooled features vary little
-    from crop to crop (std ~1% of their mean on the sample corpus), and the head trained on
-    them raw under SGD lr 0.1 fell to the constant "same class with p = prior" solution.
-    """
-
-    def __init__(self, config: SiameseConfig, encoder: nn.Module, feature_dim: int) -> None:
-        super().__init__()
-        self.encoder = encoder
-        for p in self.encoder.parameters():
-            p.requires_grad_(False)
-        self.register_buffer("feature_mean", torch.zeros(feature_dim))
-        self.register_buffer("feature_std", torch.ones(feature_dim))
-        self.head = EmbeddingHead(feature_dim, config.embed_dim, config.dp_layers, config.dp_growth, config.dropout)
-
-    def set_feature_scale(self, features: torch.Tensor) -> None:
-        """Standardise with these (N, c) raw training features from now on."""
-        self.feature_mean.copy_(features.mean(0))
-        self.feature_std.copy_(features.std(0).clamp_min(1e-6))
-
-    def standardize(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.feature_mean) / self.feature_std
-
-    def train(self, mode: bool = True) -> SiameseModel:
-        super().train(mode)
-        self.encoder.eval()  # frozen: its BN statistics must not move
-        return self
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, c) raw pooled encoder features (not standardised)."""
-        return self.encoder(normalize_crops(images)).mean(dim=(2, 3))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.standardize(self.features(images)))
-
-
-@torch.no_grad()
-def compute_features(model: SiameseModel, crops: HandCropSet, batch_size: int, device: torch.device) -> torch.Tensor:
-    """(N, c) pooled frozen-encoder features of every crop, on the CPU."""
-    model.eval()
-    out = []
-    for i in tqdm(range(0, len(crops), batch_size), desc="features", unit="batch", leave=False):
-        out.append(model.features(crops.images[i : i + batch_size].to(device)).float().cpu())
-    return torch.cat(out)
-
-
-class BalancedFeatureBatches(Dataset):
-    """Item i = the i-th class-balanced batch of this epoch's plan: {"features" (P*K, c), "label" (P*K,)}.
-
-    The shared Trainer iterates items, so the ClassBalancedBatchSampler's batches are items here
-    and `collate` concatenates `batch_size` of them.
-    """
-
-    def __init__(self, features: torch.Tensor, labels: torch.Tensor, sampler: ClassBalancedBatchSampler) -> None:
-        self.features, self.labels, self.sampler = features, labels, sampler
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-        self.plan = [torch.tensor(b) for b in self.sampler]
-
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        idx = self.plan[i]
-        return {"features": self.features[idx], "label": self.labels[idx]}
-
-    @staticmethod
-    def collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        return {k: torch.cat([it[k] for it in items]) for k in items[0]}
-
-
-@torch.no_grad()
-def evaluate_lowshot(
-    embeddings: torch.Tensor,
-    labels: torch.Tensor,
-    prototype_pool: np.ndarray,
-    query_mask: np.ndarray,
-    alpha: float,
-    beta: float,
-    *,
-    classes: Sequence[int] | None = None,
-    per_class: int = 10,
-    rule: str = "max",
-    seed: int = 0,
-    sample_ids: Sequence[str] | None = None,
-) -> dict:
-    """Low-shot accuracy of `per_class` prototypes drawn from the crops in `prototype_pool` (bool (N,)),
-    classifying the crops in `query_mask`; only classes (in `classes`, default all) with both count.
-
-    Returns {"classes", "queries", "chance_top1", "top1", "top2", "top1_per_class", "confusion"
-    (C, C) list, and with `sample_ids` "samples", "sample_top1", "sample_top2"}; empty dict
-    when fewer than 2 classes qualify.
-    """
-    labels_np = labels.numpy()
-    allowed = set(np.unique(labels_np)) if classes is None else {int(c) for c in classes}
-    common = sorted(int(c) for c in allowed & set(labels_np[prototype_pool]) & set(labels_np[query_mask]))
-    if len(common) < 2:
-        return {}
-    pool = np.flatnonzero(prototype_pool & np.isin(labels_np, common))
-    queries = np.flatnonzero(query_mask & np.isin(labels_np, common))
-    protos = pool[choose_prototypes(labels_np[pool], per_class, seed)]
-    clf = PrototypeClassifier(embeddings[protos], labels[protos], alpha, beta, rule=rule)  # type: ignore[arg-type]
-    scores = clf.scores(embeddings[queries])
-    column = {int(c): i for i, c in enumerate(clf.classes.tolist())}
-    y = torch.tensor([column[int(c)] for c in labels_np[queries]])
-    top = topk_accuracy(scores, y, (1, 2))
-    result = {
-        "classes": common,
-        "queries": int(len(queries)),
-        "prototypes": int(len(protos)),
-        "chance_top1": 1 / len(common),
-        "top1": top[1],
-        "top2": top[2],
-        "top1_per_class": per_class_topk_accuracy(scores, y, (1,))[1],
-        "confusion": confusion_matrix(scores.argmax(1), y, len(common)).tolist(),
-    }
-    if sample_ids is not None:
-        sids = np.asarray(sample_ids)[queries]
-        names = sorted(set(sids))
-        s_scores = torch.stack([scores[torch.from_numpy(sids == s)].mean(0) for s in names])
-        s_y = torch.stack([y[torch.from_numpy(sids == s)][0] for s in names])
-        s_top = topk_accuracy(s_scores, s_y, (1, 2))
-        result.update({"samples": len(names), "sample_top1": s_top[1], "sample_top2": s_top[2]})
-    return result
-
-
-def render_confusion(confusion: Sequence[Sequence[int]], names: Sequence[str], path: str | Path, title: str) -> Path:
-    """Write a row-normalised confusion matrix (rows true, columns predicted) as a PNG, drawn with OpenCV.
-
-    Both axes carry the class names (cut to 14 characters): rows on the left, columns in a band
-    above the cells, rotated to read bottom-up so each name stays within its 28-pixel column.
-    Rotated names rather than column numbers: with 20-100 classes a number would send the
-    reader to the row labels for every cell.
-    """
-    m = np.asarray(confusion, np.float64)
-    c = len(m)
-    rows = m / np.maximum(m.sum(1, keepdims=True), 1)
-    labels = [str(n)[:14] for n in names[:c]]
-    cell, left, header = _CELL, _LEFT, _HEADER
-    band = _column_labels(labels, cell)
-    top = header + band.shape[0]
-    img = np.full((top + c * cell + 10, left + c * cell + 10, 3), 255, np.uint8)
-    img[header:top, left : left + c * cell] = band
-    colours = cv2.applyColorMap((rows * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(img, title, (4, 16), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    # axis titles: "predicted" over the column names, "true" over the row names
-    cv2.putText(img, "predicted", (left, header - 6), font, 0.35, (60, 60, 60), 1, cv2.LINE_AA)
-    cv2.putText(img, "true", (4, top - 6), font, 0.35, (60, 60, 60), 1, cv2.LINE_AA)
-    for i in range(c):
-        cv2.putText(img, labels[i], (4, top + i * cell + cell // 2 + 4), font, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
-        for j in range(c):
-            x, y = left + j * cell, top + i * cell
-            img[y : y + cell - 1, x : x + cell - 1] = colours[i, j]
-            if m[i, j]:
-                ink = (0, 0, 0) if rows[i, j] > 0.6 else (255, 255, 255)
-                cv2.putText(img, str(int(m[i, j])), (x + 2, y + cell // 2 + 4), font, 0.3, ink, 1, cv2.LINE_AA)
-    ok, png = cv2.imencode(".png", img)
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode the confusion matrix for {path}")
-    return atomic_write_bytes(path, png.tobytes())
-
-
-# render_confusion's layout (pixels): cell side, row-label width, height of the title lines
-_CELL, _LEFT, _HEADER = 28, 110, 40
-
-
-def _column_labels(labels: Sequence[str], cell: int) -> np.ndarray:
-    """The band of column names above the matrix, (height, len(labels) * cell, 3) BGR.
-
-    OpenCV draws only horizontal text: the names are written one per `cell`-high line of a
-    strip, as the row names are, and the strip is turned 90 degrees counter-clockwise, so
-    line i becomes column i with its name reading upwards from the cells.
-    """
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.35
-    longest = max((cv2.getTextSize(t, font, scale, 1)[0][0] for t in labels), default=0)
-    strip = np.full((len(labels) * cell, longest + 8, 3), 255, np.uint8)
-    for i, text in enumerate(labels):
-        cv2.putText(strip, text, (4, i * cell + cell // 2 + 4), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.ascontiguousarray(np.rot90(strip))
-
-
-def _holdout(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, n: int, seed: int) -> list[int]:
-    """n classes (seeded choice) among those with crops on both sides of the signer split."""
-    if n == 0:
-        return []
-    both = sorted(set(labels[train_mask]) & set(labels[test_mask]))
-    if n >= len(both):
-        raise ValueError(f"holdout_classes {n}: only {len(both)} classes have crops by both train and test signers")
-    return sorted(int(c) for c in np.random.default_rng(seed).choice(both, n, replace=False))
-
-
 def train_siamese(
     shards: str | Path,
     config: SiameseConfig,
     out_dir: str | Path,
     handpose_checkpoint: str | Path | None = None,
     resume: str | Path | None = None,
-) -> tuple[Trainer, dict]:
-    """Train the embedding head; writes `out_dir/last.pt`, `siamese_meta.pt`, `metrics.csv`, `tb/`,
-    `lowshot.json`, `confusion_*.png`. Returns (Trainer, the lowshot.json report)."""
+) -> Trainer:
+    """Train the embedding head; writes `out_dir/last.pt`, `metrics.csv`, `tb/`, `lowshot.json`,
+    `confusion_*.png`. Returns the finished Trainer: `report` holds the lowshot.json report (rank 0),
+    `final_metrics` its accuracies per split and rule (`heldout_signer/max/top1`, ...) with their chance."""
     shards, out_dir = Path(shards), Path(out_dir)
     handpose_checkpoint = handpose_checkpoint or config.handpose_checkpoint
     if handpose_checkpoint is None:
@@ -305,13 +99,14 @@ def train_siamese(
     )
     train_mask, test_mask, held = signer_split(crops.signers, crops.splits, config.test_signers)
     labels = crops.labels.numpy()
-    unseen = _holdout(labels, train_mask, test_mask, config.holdout_classes, config.seed)
+    unseen = holdout_classes(labels, train_mask, test_mask, config.holdout_classes, config.seed)
     fit_mask = train_mask & ~np.isin(labels, unseen)
 
-    handpose, hp_config = load_handpose(handpose_checkpoint)
+    handpose_run = load_run(handpose_checkpoint)
+    handpose = HandPoseNet.from_state_dict(handpose_run.model, handpose_run.config.get("expand"), handpose_checkpoint)
     seed_everything(config.seed)
-    model = SiameseModel(config, handpose.encoder, handpose.feature_dim)
-    features = compute_features(model, crops, config.feature_batch_size, torch.device("cpu"))
+    model = _build_model(config, handpose)
+    features = _crop_features(model, crops, config.feature_batch_size)
     model.set_feature_scale(features[torch.from_numpy(fit_mask)])
     features = model.standardize(features)
     fit_labels = crops.labels[torch.from_numpy(fit_mask)]
@@ -330,8 +125,7 @@ def train_siamese(
         [vocab.glosses[c] for c in unseen],
     )  # fmt: skip
 
-    head = model.head
-    optimizer, scheduler = build_sgd_warm_restarts(head.parameters(), config)
+    optimizer, scheduler = build_sgd_warm_restarts(model.head.parameters(), config)
 
     def step_fn(m: nn.Module, batch) -> dict[str, torch.Tensor]:
         emb = m.head(batch["features"])
@@ -359,7 +153,6 @@ def train_siamese(
         return out
 
     def on_epoch_end(trainer: Trainer, epoch: int) -> dict[str, float]:
-        batches.set_epoch(epoch + 1)
         m = trainer.module
         metrics = {"alpha": m.head.alpha.item(), "beta": m.head.beta.item()}
         for name, r in evaluate(m, config.prototype_rule).items():
@@ -369,61 +162,54 @@ def train_siamese(
         log.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
         return metrics
 
-    trainer = Trainer(model, optimizer, scheduler, config, out_dir, step_fn, on_epoch_end=on_epoch_end)
-    try:
-        if resume is not None:
-            trainer.resume(resume)
-            batches.set_epoch(trainer.epoch)
-        trainer.fit(batches, collate_fn=BalancedFeatureBatches.collate)
-    finally:
-        trainer.close()
-
-    report: dict = {
-        "embed_dim": config.embed_dim,
-        "training_classes": num_classes,
-        "pos_weight": pos_weight,
-        "alpha": model.head.alpha.item(),
-        "beta": model.head.beta.item(),
-        "test_signers": held,
-        "unseen_classes": [vocab.glosses[c] for c in unseen],
-        "prototypes_per_class": config.prototypes_per_class,
-        "training_crops": int(fit_mask.sum()),
-    }
-    if trainer.is_main:
+    def final_evaluation(trainer: Trainer) -> dict[str, float]:
+        if not trainer.is_main:
+            return {}
+        m = trainer.module
+        report: dict = {
+            "embed_dim": config.embed_dim,
+            "training_classes": num_classes,
+            "pos_weight": pos_weight,
+            "alpha": m.head.alpha.item(),
+            "beta": m.head.beta.item(),
+            "test_signers": held,
+            "unseen_classes": [vocab.glosses[c] for c in unseen],
+            "prototypes_per_class": config.prototypes_per_class,
+            "training_crops": int(fit_mask.sum()),
+        }
+        metrics: dict[str, float] = {}
         for rule in ("max", "mean"):
-            for name, r in evaluate(trainer.module, rule).items():
+            for name, r in evaluate(m, rule).items():
                 if r:
                     r["class_names"] = [vocab.glosses[c] for c in r["classes"]]
                     if rule == config.prototype_rule:
                         title = f"{name}, f={config.embed_dim}, S={config.prototypes_per_class}: top-1 {r['top1']:.3f}"
                         render_confusion(r["confusion"], r["class_names"], out_dir / f"confusion_{name}.png", title)
                 report[f"{name}/{rule}"] = r
-        save_checkpoint(
-            out_dir / META_FILE,
-            {"vocabulary": vocab.to_dict(), "encoder_expand": hp_config.expand, "unseen_classes": unseen},
-        )
-        atomic_write_text(out_dir / "lowshot.json", json.dumps(report, indent=1) + "\n")
+                metrics.update(lowshot_metrics(r, f"{name}/{rule}"))
+        atomic_write_text(out_dir / LOWSHOT_FILE, json.dumps(report, indent=1) + "\n")
         for key in ("heldout_signer/max", "unseen_classes/max"):
             r = report.get(key)
             if r:
                 log.info("%s: top-1 %.3f, top-2 %.3f over %d crops of %d classes (chance %.3f)",
                          key, r["top1"], r["top2"], r["queries"], len(r["classes"]), r["chance_top1"])  # fmt: skip
-    return trainer, report
+        trainer.report = report
+        return metrics
+
+    metadata = {"vocabulary": vocab.to_dict(), "encoder_expand": handpose.expand, "unseen_classes": unseen}
+    trainer = Trainer(model, optimizer, scheduler, config, out_dir, step_fn, metadata=metadata,
+                      on_epoch_end=on_epoch_end, on_fit_end=final_evaluation)  # fmt: skip
+    return trainer.run(batches, resume=resume, collate_fn=BalancedFeatureBatches.collate)
 
 
 def load_siamese(checkpoint: str | Path) -> tuple[SiameseModel, SiameseConfig, dict]:
-    """(model in eval mode on the CPU, config, meta) of a `train_siamese` checkpoint (meta file beside it)."""
-    checkpoint = Path(checkpoint)
-    ckpt = load_checkpoint(checkpoint)
-    meta_file = checkpoint.parent / META_FILE
-    if not meta_file.is_file():
-        raise ValueError(f"{checkpoint}: no {META_FILE} beside it (not a `signprep train siamese` run)")
-    meta = load_checkpoint(meta_file)
-    config = SiameseConfig.model_validate(ckpt["config"])
-    net = HandPoseNet(expand=int(meta["encoder_expand"]))
-    model = SiameseModel(config, net.encoder, net.feature_dim)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), config, meta
+    """(model in eval mode on the CPU, config, metadata) of a `train_siamese` checkpoint; the metadata
+    holds `vocabulary`, `encoder_expand` and `unseen_classes` (class indices)."""
+    run = load_run(checkpoint, metadata_keys=("vocabulary", "encoder_expand"))
+    config = SiameseConfig.model_validate(run.config)
+    model = _build_model(config, HandPoseNet(expand=int(run.metadata["encoder_expand"])))
+    model.load_state_dict(run.model)
+    return model.eval(), config, run.metadata
 
 
 @torch.no_grad()
@@ -478,3 +264,21 @@ def embed_siamese(shards: str | Path, checkpoint: str | Path, out_file: str | Pa
             "checkpoint": str(checkpoint),
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------- set-up
+def _build_model(config: SiameseConfig, handpose: HandPoseNet) -> SiameseModel:
+    """The embedding model on the (frozen) encoder of `handpose`."""
+    return SiameseModel(
+        handpose.encoder, handpose.feature_dim, config.embed_dim, config.dp_layers, config.dp_growth, config.dropout
+    )
+
+
+@torch.no_grad()
+def _crop_features(model: SiameseModel, crops: HandCropSet, batch_size: int) -> torch.Tensor:
+    """(N, c) pooled frozen-encoder features of every crop, computed on the CPU."""
+    model.eval()
+    out = []
+    for i in tqdm(range(0, len(crops), batch_size), desc="features", unit="batch", leave=False):
+        out.append(model.features(crops.images[i : i + batch_size]).float().cpu())
+    return torch.cat(out)

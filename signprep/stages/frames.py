@@ -12,16 +12,24 @@ from typing import Any
 import numpy as np
 
 from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.stages.contract import Measured, RenderInput, Row, Size, StageConfig, StageCost, StageSpec
 from signprep.video.decode import VideoInfo
+
+# Bytes: docs/shards.md ("Derived modalities"), 4 corpus clips. CPU time and bytes scale with the pixels.
+FRAMES_COST = Measured(2.69, 10774.0, (112, 112))
+
+
+class FramesConfig(StageConfig):
+    size: Size = (112, 112)
+    fit: FitMode = "pad"
 
 
 class TrainingFrames:
     name = "frames"
-    requires = ("rgb",)
     adds = ("frames",)
 
-    def __init__(self, *, size: tuple[int, int] = (112, 112), fit: FitMode = "pad") -> None:
-        self.size, self.mode = tuple(size), fit
+    def __init__(self, config: FramesConfig) -> None:
+        self.size, self.mode = tuple(config.size), config.fit
         self.fit: FrameFit | None = None
 
     def open(self, video: VideoInfo) -> None:
@@ -35,3 +43,18 @@ class TrainingFrames:
 
     def attrs(self) -> dict[str, Any]:
         return {"frames_fit": json.dumps({"mode": self.mode, "size": list(self.size)})}
+
+
+def cost(config: FramesConfig) -> StageCost:
+    pixels = FRAMES_COST.pixel_ratio(config.size)
+    return StageCost("frames", FRAMES_COST.cpu_ms * pixels, (("frames", FRAMES_COST.bytes * pixels),))
+
+
+def render_rows(view: RenderInput) -> list[Row]:
+    if "frames" not in view.sample.datasets:
+        return []
+    frames = view.sample.read("frames")
+    return [("training frame", [frames[t] for t in view.positions])]
+
+
+SPEC = StageSpec(TrainingFrames, FramesConfig, cost, render_rows)

@@ -18,8 +18,12 @@ from typing import Any
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from signprep.kernels.keypoint_layout import KeypointLayout
+from signprep.kernels.keypoint_layout import HAND_EDGES, KeypointLayout
+from signprep.reports.drawing import COLOURS
+from signprep.stages.contract import Measured, RenderInput, Row, StageConfig, StageCost, StageSpec
+from signprep.stages.keypoints import KEYPOINT_ENTRIES
 from signprep.video.decode import VideoInfo
 
 # MediaPipe pose indices of the signer's (elbow, wrist) per hand
@@ -29,6 +33,20 @@ _ARM = {"left_hand": (13, 15), "right_hand": (14, 16)}
 # with spread fingers spans ~0.8 forearm).
 _HAND_CENTRE_PAST_WRIST = 0.35
 _HAND_SPAN = 0.8
+
+# Bytes: the whole sample corpus (37 clips, 4828 frames) extracted with keypoints + person_mask +
+# hand_crops (64): crops 9784 + crop keypoints 144 + boxes 23 + flags. Bytes scale with the pixels.
+CROPS_COST = Measured(1.39, 9952.0, (64, 64))
+
+
+class HandCropsConfig(StageConfig):
+    size: int = Field(default=64, gt=0)  # crop side, pixels
+    margin: float = Field(default=0.25, ge=0)  # of the landmark box, on each side
+    fallback: bool = True  # estimate the box from wrist and elbow when the hand model missed
+    min_pose_confidence: float = Field(default=0.5, ge=0, le=1)  # of that wrist and elbow
+
+    def requires(self) -> tuple[str, ...]:
+        return ("rgb", *KEYPOINT_ENTRIES)
 
 
 def square_box(centre: np.ndarray, side: float) -> np.ndarray:
@@ -55,21 +73,12 @@ def crop_square(rgb: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
 
 class HandCrops:
     name = "hand_crops"
-    requires = ("rgb", "keypoints", "keypoint_confidence", "keypoint_present")
     adds = ("hand_crops", "hand_crop_valid", "hand_crop_source", "hand_crop_boxes", "hand_keypoints_crop")
 
-    def __init__(
-        self,
-        *,
-        size: int = 64,
-        margin: float = 0.25,
-        fallback: bool = True,
-        min_pose_confidence: float = 0.5,
-        face_points: int = 468,
-    ) -> None:
-        self.size, self.margin, self.fallback = size, margin, fallback
-        self.min_pose_confidence = min_pose_confidence
-        self.layout = KeypointLayout(face_points)
+    def __init__(self, config: HandCropsConfig) -> None:
+        self.size, self.margin, self.fallback = config.size, config.margin, config.fallback
+        self.min_pose_confidence = config.min_pose_confidence
+        self.layout = KeypointLayout()  # follows the K of the keypoints it is given
 
     def open(self, video: VideoInfo) -> None:
         pass
@@ -98,6 +107,8 @@ class HandCrops:
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
         rgb, kp = frame["rgb"], frame["keypoints"]
         conf, present = frame["keypoint_confidence"], frame["keypoint_present"]
+        if len(kp) != self.layout.num_points:  # the refined face mesh (478 points) shifts the hands
+            self.layout = KeypointLayout.of_points(len(kp))
         s = self.size
         crops = np.zeros((2, s, s, 3), np.uint8)
         valid = np.zeros(2, bool)
@@ -129,3 +140,41 @@ class HandCrops:
                 {"size": self.size, "margin": self.margin, "fallback": self.fallback, "order": ["left", "right"]}
             )
         }
+
+
+def cost(config: HandCropsConfig) -> StageCost:
+    return StageCost(
+        "hand_crops", CROPS_COST.cpu_ms, (("hand_crops", CROPS_COST.bytes * CROPS_COST.pixel_ratio(config.size)),)
+    )
+
+
+def render_rows(view: RenderInput) -> list[Row]:
+    """Both crops side by side at half a tile each, with the hand landmarks in the signer's hand
+    colours; "none" where no crop was made, "est." where the box came from the arm."""
+    sample = view.sample
+    if "hand_crops" not in sample.datasets:
+        return []
+    crops, local = sample["hand_crops"], sample["hand_keypoints_crop"]
+    valid, source = sample["hand_crop_valid"], sample["hand_crop_source"]
+    side = view.tile_width // 2
+    images = []
+    for t in view.positions:
+        pair = []
+        for h in range(2):
+            crop = cv2.resize(crops[t, h], (side, side), interpolation=cv2.INTER_NEAREST)
+            s = side / crops.shape[2]
+            for a, b in HAND_EDGES:
+                if source[t, h] == 1:
+                    pa, pb = local[t, h, a] * s, local[t, h, b] * s
+                    colour = COLOURS["left_hand" if h == 0 else "right_hand"]
+                    cv2.line(crop, tuple(np.round(pa).astype(int)), tuple(np.round(pb).astype(int)), colour, 1)
+            if not valid[t, h]:
+                cv2.putText(crop, "none", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 80, 80), 1, cv2.LINE_AA)
+            elif source[t, h] == 2:
+                cv2.putText(crop, "est.", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 220, 0), 1, cv2.LINE_AA)
+            pair.append(crop)
+        images.append(np.hstack(pair))
+    return [("hand crops (L, R)", images)]
+
+
+SPEC = StageSpec(HandCrops, HandCropsConfig, cost, render_rows)

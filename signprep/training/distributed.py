@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from signprep.extraction.pipeline import ConfigError
+from signprep.configs import ConfigError
 
 __all__ = ["DistInfo", "init_distributed", "resolve_device"]
 

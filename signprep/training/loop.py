@@ -1,10 +1,14 @@
 """The training loop every `signprep train <model>` runs.
 
-A trainer supplies a model, an optimizer, a scheduler (stepped once per epoch)
-and `step_fn(model, batch) -> {"loss": scalar, ...other scalars}`; `Trainer`
-does the rest: device placement, AMP on CUDA, gradient clipping, a stop with a
-clear message on a non-finite loss, metrics (`metrics.csv`, TensorBoard under
-`tb/`), checkpoints (`last.pt`), exact resume and torchrun/DDP.
+A recipe supplies a model, an optimizer, a scheduler (stepped once per epoch)
+and `step_fn(model, batch) -> {"loss": scalar, ...other scalars}`, optionally
+`on_epoch_end` / `on_fit_end` evaluation hooks and the run's `metadata`, then
+calls `Trainer.run(dataset, resume=...)`: set-up, resume, fit, end-of-run
+evaluation, close. `Trainer` does the rest: device placement, AMP on CUDA,
+gradient clipping, a stop with a clear message on a non-finite loss, metrics
+(`metrics.csv`, TensorBoard under `tb/`), checkpoints (`last.pt`, holding the
+config and the metadata too: `signprep.training.checkpoint.load_run`), exact
+resume and torchrun/DDP.
 
 Counting: `step` is the number of optimizer updates done (the first update is
 step 1); `epoch` is 0-based; `batch_in_epoch` is how many batches of the
@@ -30,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from signprep.atomic import atomic_write_text
-from signprep.training.checkpoint import load_checkpoint, save_checkpoint
+from signprep.training.checkpoint import check_plain, load_checkpoint, save_checkpoint
 from signprep.training.config import TrainConfig
 from signprep.training.distributed import init_distributed
 from signprep.training.seeding import get_rng_state, seed_everything, set_rng_state
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 
 StepFn = Callable[[nn.Module, Any], Mapping[str, torch.Tensor]]
 EpochEndFn = Callable[["Trainer", int], Mapping[str, float] | None]
+FitEndFn = Callable[["Trainer"], Mapping[str, float] | None]
 
 CHECKPOINT_FORMAT = 1
 CSV_FIELDS = ("step", "epoch", "name", "value")
@@ -75,6 +80,18 @@ class Trainer:
     only rank 0 writes files. Each process is seeded with `config.seed + rank`
     here, after the model was built: seed before building it (`seed_everything`)
     for a reproducible initialisation; under DDP rank 0's weights are broadcast.
+
+    Hooks: `on_epoch_end(trainer, epoch)` returns the epoch's evaluation metrics
+    (logged at the step that ended the epoch); `on_fit_end(trainer)`, called by
+    `run` after the last epoch on every rank, returns the end-of-run evaluation
+    (not logged by the trainer) and may set `trainer.report`. `metadata`: what a
+    loader needs besides the weights and the config (vocabulary, signers, ...),
+    plain values only (`check_plain`), stored in every checkpoint.
+
+    After `run`, `final_metrics` (name -> float) holds what `on_epoch_end` returned
+    at the last epoch updated with what `on_fit_end` returned. An accuracy's chance
+    level is named like it with `chance_` before its last part (`eval_test/top1`,
+    `eval_test/chance_top1`).
     """
 
     def __init__(
@@ -87,11 +104,18 @@ class Trainer:
         step_fn: StepFn,
         *,
         on_epoch_end: EpochEndFn | None = None,
+        on_fit_end: FitEndFn | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ):
         self.config = config
         self.out_dir = Path(out_dir)
         self.step_fn = step_fn
         self.on_epoch_end = on_epoch_end
+        self.on_fit_end = on_fit_end
+        self.metadata = dict(metadata or {})
+        check_plain(self.metadata)  # refused now, not when the first checkpoint is read back
+        self.final_metrics: dict[str, float] = {}
+        self.report: Any = None  # the recipe's end-of-run report, set by its on_fit_end (rank 0)
         self.dist, self.device = init_distributed(config.device)
         seed_everything(config.seed + self.dist.rank)
 
@@ -110,6 +134,7 @@ class Trainer:
         self.epoch = 0
         self.batch_in_epoch = 0
         self.last_losses: dict[str, float] = {}
+        self.final_metrics: dict[str, float] = {}  # the last epoch's evaluation (on_epoch_end's metrics)
         self._window_sums: dict[str, float] = {}  # losses summed since the last log row
         self._window_count = 0
         self._writer = None
@@ -123,6 +148,27 @@ class Trainer:
     @property
     def is_main(self) -> bool:
         return self.dist.is_main
+
+    def run(
+        self,
+        dataset: Dataset,
+        *,
+        resume: str | Path | None = None,
+        collate_fn: Callable | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+    ) -> Trainer:
+        """The whole run: resume from `resume` (a checkpoint) if given, `fit`, `on_fit_end`, then close the
+        logs whatever happened. Returns this trainer (`final_metrics`, `report`, `epoch`, `step`)."""
+        try:
+            if resume is not None:
+                self.resume(resume)
+            self.fit(dataset, collate_fn=collate_fn, shuffle=shuffle, drop_last=drop_last)
+            if self.on_fit_end is not None:
+                self.final_metrics.update({k: float(v) for k, v in (self.on_fit_end(self) or {}).items()})
+        finally:
+            self.close()
+        return self
 
     def fit(
         self, dataset: Dataset, *, collate_fn: Callable | None = None, shuffle: bool = True, drop_last: bool = False
@@ -198,6 +244,7 @@ class Trainer:
             "log_window": {"sums": dict(self._window_sums), "count": self._window_count},
             "rng": self._gather_rng_states(),
             "config": self.config.model_dump(mode="json"),
+            "metadata": self.metadata,
         }
 
     def save_checkpoint(self, name: str = "last.pt") -> Path:
@@ -322,7 +369,8 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         extra = self.on_epoch_end(self, self.epoch) if self.on_epoch_end is not None else None
-        self.log_metrics(dict(extra or {}))  # at the step that ended the epoch; lr is in the step rows
+        self.final_metrics = {k: float(v) for k, v in (extra or {}).items()}
+        self.log_metrics(self.final_metrics)  # at the step that ended the epoch; lr is in the step rows
         self.epoch += 1
         self.batch_in_epoch = 0
         self.save_checkpoint()

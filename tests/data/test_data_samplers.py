@@ -1,12 +1,21 @@
-"""signprep.data.samplers on synthetic metadata (real shards: test_shard_dataset.py)."""
+"""signprep.data.samplers on synthetic metadata (real shards: test_shard_dataset.py), and the datasets
+over their batches (the pair clips on conftest's disentangle_shards)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
+import torch
 
-from signprep.data.samplers import ClassBalancedBatchSampler, SameGlossPairSampler
+from signprep.data import ShardDataset
+from signprep.data.samplers import (
+    BalancedFeatureBatches,
+    ClassBalancedBatchSampler,
+    PairClipDataset,
+    SameGlossPairSampler,
+    collate_pairs,
+)
 
 GLOSSES = ["a", "a", "a", "b", "b", "c", "c", "d"]
 SIGNERS = ["s1", "s2", "s1", "s1", "s3", "s2", "s2", "s1"]  # c: one signer only, d: one item
@@ -72,3 +81,35 @@ def _single(make):
     sampler = make(0)
     sampler.num_replicas, sampler.rank = 1, 0
     return sampler
+
+
+def test_pairs_are_same_gloss_different_signer_and_collate_in_sampler_order(disentangle_shards):
+    base = ShardDataset(disentangle_shards, modalities=("background_removed",), clip_len=8, label_map=True, seed=0)
+    pairs = PairClipDataset(base, seed=0)
+    assert len(pairs) == 4  # every video is an anchor once
+    batch = collate_pairs([pairs[0], pairs[1]])
+    assert batch["background_removed"].shape == (4, 8, 64, 64, 3) and batch["background_removed"].dtype == torch.uint8
+    for p in range(2):
+        assert batch["gloss"][2 * p] == batch["gloss"][2 * p + 1]
+        assert batch["signer_id"][2 * p] != batch["signer_id"][2 * p + 1]
+        assert batch["label"][2 * p] == batch["label"][2 * p + 1]
+
+
+def test_balanced_feature_batches_are_the_sampler_plan_of_each_epoch():
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
+    features = torch.arange(8.0)[:, None].expand(8, 3)  # feature row i holds i
+    sampler = ClassBalancedBatchSampler(labels.tolist(), 2, 2, num_batches=3, seed=4, num_replicas=1, rank=0)
+    batches = BalancedFeatureBatches(features, labels, sampler)
+    assert len(batches) == 3
+    plans = []
+    for e in (0, 1):
+        batches.set_epoch(e)
+        sampler.set_epoch(e)
+        plans.append(list(sampler))
+        for item, plan in zip([batches[i] for i in range(3)], plans[-1]):
+            assert item["features"][:, 0].long().tolist() == plan and torch.equal(item["label"], labels[plan])
+    assert plans[0] != plans[1]  # so the items did follow the epoch
+    step = BalancedFeatureBatches.collate([batches[0], batches[1]])
+    assert step["features"].shape == (8, 3) and torch.equal(
+        step["label"], torch.cat([batches[0]["label"], batches[1]["label"]])
+    )

@@ -1,6 +1,8 @@
-"""The shipped pipelines load, validate, and (all stages at once) extract real clips."""
+"""The shipped pipelines load, validate, keep their hashes, and (all stages at once) extract real clips."""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pytest
@@ -17,9 +19,34 @@ def test_every_shipped_pipeline_loads():
     assert len(hashes) == len(names)  # different content, different hash
 
 
+# (content hash, sha256 prefix of to_json()) of each pipeline as extracted before the stages
+# owned their configurations (db0848b). Every shard stores both: a changed hash makes extract
+# refuse existing output directories, so a schema change must leave these alone.
+PINNED = {
+    "keypoints": ("a75862f5e0067482", "02b863bb019aea9e"),
+    "multimodal": ("45750e7d6a508cc4", "eb9b9f44904ae23d"),
+    "disentangle": ("3bc26a9fac12a223", "627560f2d105b312"),
+    "hand_crops": ("68b40d41e89bf3c8", "a4f747c234e991c3"),
+}
+ALL_STAGES_PINNED = ("22e3129c3a1d8fd4", "8c4b4ad8b91a89aa")  # tests/conftest.py ALL_STAGES
+EVERY_DEFAULT_PINNED = ("ffcfc660f3e9a830", "7d59310ad9e6e50c")  # every stage on at its defaults
+
+
+def _pinned(pipeline) -> tuple[str, str]:
+    return pipeline.content_hash(), hashlib.sha256(pipeline.to_json().encode()).hexdigest()[:16]
+
+
+def test_pipeline_hashes_and_stored_dumps_stay_what_existing_shards_hold(all_stages_config):
+    assert {name: _pinned(load_pipeline(name)) for name in PINNED} == PINNED
+    assert _pinned(parse_pipeline({"name": "all-stages", "stages": all_stages_config})) == ALL_STAGES_PINNED
+    every = {name: {} for name in all_stages_config}
+    assert _pinned(parse_pipeline({"name": "every-default", "stages": every})) == EVERY_DEFAULT_PINNED
+
+
 def test_stages_that_need_keypoints_say_so():
-    with pytest.raises(ConfigError, match="needs the keypoints stage"):
-        parse_pipeline({"name": "x", "stages": {"keypoints": None, "hand_crops": {}}})
+    for stage in ("heatmaps", "hand_crops"):
+        with pytest.raises(ConfigError, match=f"stage '{stage}' needs the keypoints stage"):
+            parse_pipeline({"name": "x", "stages": {"keypoints": None, stage: {}}})
     parse_pipeline({"name": "x", "stages": {"keypoints": None, "person_mask": {"source": "selfie"}}})
 
 

@@ -13,9 +13,18 @@ import pytest
 from typer.testing import CliRunner
 
 from signprep.cli import app
-from signprep.extraction.pipeline import load_pipeline
-from signprep.extraction.planning import COSTS, header_frame_count, mp4_frame_count, plan_extraction
+from signprep.extraction.pipeline import load_pipeline, parse_pipeline
+from signprep.extraction.planning import (
+    DECODE_AND_WRITE_MS,
+    header_frame_count,
+    mp4_frame_count,
+    pipeline_costs,
+    plan_extraction,
+)
 from signprep.manifests import Manifest, build_manifest, write_manifest
+from signprep.stages import STAGES
+from signprep.stages.hand_crops import CROPS_COST
+from signprep.stages.keypoints import HOLISTIC_COST
 
 runner = CliRunner()
 
@@ -46,10 +55,10 @@ def test_full_wlasl_without_videos_is_planned_at_once(wlasl_full_dir: Path):
     expected_frames = sum(ranged) + round(plan["frames_from_mean"] * plan["mean_frames"])
     assert plan["frames_all"] == expected_frames and plan["frames_present"] == 0
     # core-hours and bytes are frames x the measured per-frame figures of the keypoints pipeline
-    ms = COSTS["decode_write"].cpu_ms + COSTS["keypoints"].cpu_ms
+    ms = DECODE_AND_WRITE_MS + HOLISTIC_COST.cpu_ms
     assert plan["core_hours_all"] == pytest.approx(expected_frames * ms / 3.6e6, rel=1e-3)
     assert [s["stage"] for s in plan["stages"]] == ["decode + write", "keypoints (Holistic)"]
-    assert plan["bytes_all"] == pytest.approx(expected_frames * COSTS["keypoints"].bytes, rel=1e-3)
+    assert plan["bytes_all"] == pytest.approx(expected_frames * HOLISTIC_COST.bytes, rel=1e-3)
 
     text = runner.invoke(app, ["plan", "--dataset", "wlasl", "--root", str(wlasl_full_dir), "-p", "multimodal"])
     assert text.exit_code == 0, text.output
@@ -72,6 +81,23 @@ def test_the_sample_corpus_plan_counts_the_frames_it_really_has(wlasl_root: Path
     assert plan.core_hours_present > 0 and plan.bytes_all > plan.bytes_present
 
 
+def test_the_plan_lists_each_enabled_stages_own_cost_in_run_order(all_stages_config):
+    pipeline = parse_pipeline({"name": "all", "stages": all_stages_config})
+    cpu, stored = pipeline_costs(pipeline)
+    costs = [spec.cost(getattr(pipeline.stages, spec.name)) for spec in STAGES]
+    assert cpu == [("decode + write", 3.7)] + [(c.label, c.cpu_ms) for c in costs]
+    assert [label for label, _ in cpu[1:]] == [
+        "keypoints (Holistic)", "frames", "heatmaps", "flow (dis)", "person_mask", "hand_crops"
+    ]  # fmt: skip
+    assert stored == [line for c in costs for line in c.stored]
+    assert [name for name, _ in stored] == [
+        "keypoints", "frames", "heatmaps", "flow", "person_mask", "background_removed", "hand_crops"
+    ]  # fmt: skip
+    # 96x96 frames and flow, 48x48 heatmaps: by pixel count from the measured 112x112 and 64x64
+    assert dict(stored)["frames"] == pytest.approx(10774.0 * (96 / 112) ** 2)
+    assert dict(stored)["heatmaps"] == pytest.approx(10886.0 * (48 / 64) ** 2)
+
+
 def test_mp4_headers_agree_with_opencv(wlasl_root: Path):
     for video in sorted((wlasl_root / "videos").glob("*.mp4")):
         cap = cv2.VideoCapture(str(video))
@@ -89,7 +115,7 @@ def test_resampling_and_sizes_change_the_estimate(tmp_path: Path, small_manifest
     assert half.frames_present < 0.75 * base.frames_present  # the three clips run at 25-30 fps
     big = write_pipeline(tmp_path / "big.yaml", stages={"hand_crops": {"size": 128}})
     crops = {s.modality: s.bytes_per_frame for s in plan_extraction(small_manifest, load_pipeline(big)).storage}
-    assert crops["hand_crops"] == pytest.approx(4 * COSTS["hand_crops"].bytes, rel=0.01)  # 4x the pixels
+    assert crops["hand_crops"] == pytest.approx(4 * CROPS_COST.bytes, rel=0.01)  # 4x the pixels
 
 
 def test_the_storage_estimate_matches_a_real_extraction(reference_run, small_manifest):

@@ -1,4 +1,5 @@
-"""Disentangle trainer on real background-removed shards of the sample corpus (CPU), and its probe."""
+"""Disentangle recipe end to end on real background-removed shards of the sample corpus (CPU;
+conftest's disentangle_shards)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,12 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
-import torch
 import yaml
 from typer.testing import CliRunner
 
 from signprep.cli import app
-from signprep.data import ShardDataset
-from signprep.recipes.disentangle import (
-    DisentangleConfig,
-    DisentangleModel,
-    PairClipDataset,
-    collate_pairs,
-    embed_disentangle,
-    train_disentangle,
-)
-from signprep.recipes.disentangle_report import GRID_FILE, REPORT_FILE, linear_probe
+from signprep.evaluation.disentanglement import GRID_FILE, REPORT_FILE
+from signprep.recipes.disentangle import DisentangleConfig, embed_disentangle, train_disentangle
 from signprep.shards import ShardReader
 
 # eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps (24-35 stored frames each)
@@ -52,22 +43,6 @@ TINY = dict(
 )
 
 
-@pytest.fixture(scope="session")
-def disentangle_shards(tmp_path_factory, records, write_pipeline) -> Path:
-    """The `disentangle` pipeline (person mask, background-removed 64x64 frames) plus hand crops, 12 fps."""
-    from signprep.extraction.pipeline import load_pipeline
-    from signprep.extraction.runner import run_extract
-    from signprep.manifests import Manifest
-
-    shipped = yaml.safe_load(Path("pipelines/disentangle.yaml").read_text())["stages"]
-    root = tmp_path_factory.mktemp("disentangle-pairs")
-    stages = {"person_mask": shipped["person_mask"], "hand_crops": {"size": 64}}
-    pipeline = load_pipeline(write_pipeline(root / "disentangle-12fps.yaml", decode={"fps": 12}, stages=stages))
-    summary = run_extract(Manifest([records[i] for i in PAIR_IDS]), pipeline, root / "out", workers=2, progress=False)
-    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
-    return root / "out"
-
-
 def _metrics(out: Path) -> dict[str, list[float]]:
     rows: dict[str, list[float]] = {}
     with (out / "metrics.csv").open() as f:
@@ -76,35 +51,10 @@ def _metrics(out: Path) -> dict[str, list[float]]:
     return rows
 
 
-def test_pairs_are_same_gloss_different_signer_and_collate_in_sampler_order(disentangle_shards):
-    base = ShardDataset(disentangle_shards, modalities=("background_removed",), clip_len=8, label_map=True, seed=0)
-    pairs = PairClipDataset(base, seed=0)
-    assert len(pairs) == 4  # every video is an anchor once
-    batch = collate_pairs([pairs[0], pairs[1]])
-    assert batch["background_removed"].shape == (4, 8, 64, 64, 3) and batch["background_removed"].dtype == torch.uint8
-    for p in range(2):
-        assert batch["gloss"][2 * p] == batch["gloss"][2 * p + 1]
-        assert batch["signer_id"][2 * p] != batch["signer_id"][2 * p + 1]
-        assert batch["label"][2 * p] == batch["label"][2 * p + 1]
-
-
-def test_cross_reconstruction_takes_appearance_from_another_frame_of_the_same_video():
-    cfg = DisentangleConfig(**{**TINY, "clip_len": 5})
-    model = DisentangleModel(cfg, num_classes=2)
-    B, T = 3, 5
-    # f_a of frame t of video b is 100 b + t; the "decoder" returns the appearance code it is given
-    marks = (100 * torch.arange(B)[:, None] + torch.arange(T)[None]).float()
-    model.encode_stream = lambda s, images: (marks[:, :, None, None].expand(B, T, 1, 16), torch.zeros(B, T, 1, 8))
-    model.decode = lambda s, f_a, f_g: f_a[..., :1]
-    out = model({"background_removed": torch.zeros(B, T, 64, 64, 3, dtype=torch.uint8)})
-    src = out["recon_body"][..., 0, 0]  # (B, T): the appearance source of each reconstructed frame
-    assert torch.equal(src // 100, torch.arange(B)[:, None].expand(B, T).float())  # same video
-    assert (src % 100 != torch.arange(T)[None].float()).all()  # another frame
-
-
 def test_training_loss_falls_on_real_shards(disentangle_shards, tmp_path):
     out = tmp_path / "run"
-    trainer, report = train_disentangle(disentangle_shards, DisentangleConfig(**TINY), out)
+    trainer = train_disentangle(disentangle_shards, DisentangleConfig(**TINY), out)
+    report = trainer.report
     assert trainer.epoch == 6 and trainer.step == 12 and (out / "last.pt").is_file()
     m = _metrics(out)
     loss = m["train/loss"]
@@ -121,7 +71,7 @@ def test_training_loss_falls_on_real_shards(disentangle_shards, tmp_path):
     }
     for p in report.probes:
         assert 0 <= p.accuracy <= 1 and p.classes == 2 and p.groups == 4 and p.excluded == 0
-    assert "probe_video/signer_from_appearance" in m and "probe_frame/gloss_from_sign_chance" in m
+    assert "probe_video/signer_from_appearance" in m and "probe_frame/chance_gloss_from_sign" in m
     assert "probe_video/signer_from_appearance_at_init" in m  # the untrained model's, for reference
     assert report.init_probes is not None and len(report.init_probes) == 8 and "at init" in report.render()
     saved = json.loads((out / REPORT_FILE).read_text())
@@ -201,41 +151,3 @@ def test_cli_error_when_the_training_splits_hold_no_pair(disentangle_shards, tmp
     )
     assert r.exit_code == 2
     assert "different signers" in r.output and "train_splits" in r.output
-
-
-# ------------------------------------------------------------------------------------------------- probe
-def test_probe_finds_a_linear_signal_and_reports_chance():
-    rng = np.random.default_rng(0)
-    videos = [f"v{i}" for i in range(12)]
-    signer = [f"s{i % 3}" for i in range(12)]
-    rows_y, rows_g, feats = [], [], []
-    for v, s in zip(videos, signer):
-        centre = np.eye(6)[int(s[1])] * 5
-        for _ in range(4):
-            feats.append(centre + rng.normal(0, 0.3, 6))
-            rows_y.append(s)
-            rows_g.append(v)
-    r = linear_probe(np.array(feats), rows_y, rows_g)
-    assert r["accuracy"] == 1.0 and r["classes"] == 3 and r["groups"] == 12 and r["rows"] == 48
-    assert r["uniform"] == pytest.approx(1 / 3) and r["chance"] == pytest.approx(max(r["majority"], 1 / 3))
-    noise = linear_probe(rng.normal(size=(48, 6)), rows_y, rows_g)
-    assert noise["accuracy"] < 0.7
-
-
-def test_probe_never_scores_a_video_it_was_fitted_on():
-    # a feature that only identifies the video (one-hot of the group) would give 100% if frames of one
-    # video were on both sides; with grouped folds it carries nothing about the held-out video
-    videos = np.repeat(np.arange(10), 3)
-    labels = [f"c{v % 2}" for v in videos]
-    r = linear_probe(np.eye(10)[videos], labels, videos)
-    assert r["accuracy"] <= r["chance"] + 1e-9
-
-
-def test_probe_leaves_out_classes_of_a_single_video():
-    feats = np.arange(10, dtype=float)[:, None]
-    labels = ["a", "a", "b", "b", "a", "b", "c", "c", "d", "e"]  # d, e in one video each
-    groups = list(range(8)) + [8, 9]
-    r = linear_probe(feats, labels, groups)
-    assert r["excluded"] == 2 and r["classes"] == 3 and r["rows"] == 8
-    r5 = linear_probe(feats, labels, groups, folds=4)
-    assert r5["rows"] == 8 and 0 <= r5["accuracy"] <= 1

@@ -14,10 +14,11 @@ import yaml
 from typer.testing import CliRunner
 
 from signprep.cli import app
+from signprep.data import Vocabulary
 from signprep.models.text import MINILM, GlossTextEmbedder
-from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, Vocabulary, embed_dsft, train_dsft
+from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, embed_dsft, train_dsft
 
-# eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps: the shard_dataset tests' clips
+# eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps: conftest's dsft_shards
 PAIR_IDS = ("90008", "90009", "90039", "90040")
 TINY = dict(
     epochs=8,
@@ -35,19 +36,6 @@ TINY = dict(
     num_workers=0,
     device="cpu",
 )
-
-
-@pytest.fixture(scope="session")
-def dsft_shards(tmp_path_factory, records, write_pipeline) -> Path:
-    from signprep.extraction.pipeline import load_pipeline
-    from signprep.extraction.runner import run_extract
-    from signprep.manifests import Manifest
-
-    root = tmp_path_factory.mktemp("dsft-pairs")
-    pipeline = load_pipeline(write_pipeline(root / "keypoints-12fps.yaml", decode={"fps": 12}))
-    summary = run_extract(Manifest([records[i] for i in PAIR_IDS]), pipeline, root / "out", workers=2, progress=False)
-    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
-    return root / "out"
 
 
 @pytest.fixture(scope="session")

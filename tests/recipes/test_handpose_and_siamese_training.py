@@ -1,7 +1,7 @@
 """Hand-pose and siamese trainers end to end on real hand-crop shards of the sample corpus (CPU).
 
-Four short clips, decoded at 12 fps: eat and yes, each by signer 901 (train) and 912 (test),
-so the by-signer split holds out signer 912 and the low-shot task has two glosses.
+Four short clips, decoded at 12 fps (conftest's hand_shards): eat and yes, each by signer 901
+(train) and 912 (test), so the by-signer split holds out signer 912 and the low-shot task has two glosses.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from typer.testing import CliRunner
 
 from signprep.cli import app
 from signprep.models.handpose import HandPoseNet
-from signprep.recipes.hand_crops import HandCropSet, signer_split
-from signprep.recipes.siamese import SiameseConfig, load_siamese, render_confusion, train_siamese
+from signprep.recipes.siamese import SiameseConfig, load_siamese, train_siamese
 from signprep.training import seed_everything
 
 PAIR_IDS = ("90008", "90009", "90039", "90040")
@@ -50,20 +49,6 @@ SIAMESE_TINY = dict(
 )
 
 
-@pytest.fixture(scope="session")
-def hand_shards(tmp_path_factory, records, write_pipeline) -> Path:
-    from signprep.extraction.pipeline import load_pipeline
-    from signprep.extraction.runner import run_extract
-    from signprep.manifests import Manifest
-
-    root = tmp_path_factory.mktemp("hand-crops-pairs")
-    pipeline_file = write_pipeline(root / "hand-crops-12fps.yaml", decode={"fps": 12}, stages={"hand_crops": {}})
-    pipeline = load_pipeline(pipeline_file)
-    summary = run_extract(Manifest([records[i] for i in PAIR_IDS]), pipeline, root / "out", workers=2, progress=False)
-    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
-    return root / "out"
-
-
 def _write_config(path: Path, base: str, values: dict) -> Path:
     data = yaml.safe_load(Path(base).read_text()) if Path(base).is_file() else {}
     data.update(values)
@@ -88,27 +73,6 @@ def handpose_run(hand_shards, tmp_path_factory) -> Path:
     r = CliRunner().invoke(app, ["train", "handpose", "--shards", str(hand_shards), "-c", str(config), "-o", str(out)])
     assert r.exit_code == 0, r.output
     return out
-
-
-def test_crops_split_by_signer(hand_shards):
-    crops = HandCropSet.load(hand_shards)
-    assert len(crops) > 20 and crops.images.shape[1:] == (64, 64, 3) and crops.images.dtype == torch.uint8
-    assert (crops.sources == 1).all() and (crops.keypoints > 0).any()  # landmark crops carry targets
-    train, test, held = signer_split(crops.signers, crops.splits)
-    assert held == ["912"] and train.any() and test.any()
-    assert {crops.signers[i] for i in np.flatnonzero(train)} == {"901"}
-    assert len(HandCropSet.load(hand_shards, frame_stride=3)) < len(crops)
-
-
-def test_crops_cache_round_trip(hand_shards, tmp_path):
-    crops = HandCropSet.load(hand_shards)
-    path = crops.save_npz(tmp_path / "crops.npz")
-    back = HandCropSet.load_npz(path)
-    for name in ("images", "keypoints", "labels", "frames", "hands", "sources"):
-        assert torch.equal(getattr(back, name), getattr(crops, name)), name
-    for name in ("sample_ids", "signers", "glosses", "splits"):
-        assert getattr(back, name) == getattr(crops, name) and type(getattr(back, name)[0]) is str, name
-    assert not list(tmp_path.glob("*.tmp"))  # written atomically
 
 
 def test_handpose_training(handpose_run):
@@ -184,39 +148,6 @@ def test_siamese_training_lowshot_and_embedding(hand_shards, handpose_run, tmp_p
         assert np.allclose(np.linalg.norm(samples[f["num_crops"][:] > 0], axis=1), 1, atol=1e-5)
         assert sorted(f["sample_id"].asstr()[:]) == sorted(PAIR_IDS)
         assert set(f["crop_source"][:]) <= {1, 2} and f["crop_sample_id"].shape[0] == crops.shape[0]
-
-
-def test_the_confusion_image_names_the_predicted_classes_above_the_columns(tmp_path):
-    # names of growing length: each column's label must be its own name, so its ink grows too
-    names = ["a", "bb", "cccc", "dddddd", "eeeeeeeeee"]
-    c, cell, left, header = len(names), 28, 110, 40  # render_confusion's layout
-    confusion = np.diag([5, 4, 3, 2, 1]) + 1
-    image = cv2.imread(str(render_confusion(confusion, names, tmp_path / "confusion.png", "labels")))
-    assert image.shape[1] == left + c * cell + 10
-    top = image.shape[0] - 10 - c * cell  # the grid ends 10 px above the bottom edge
-
-    # the cells: at (top, left) in steps of `cell`, each in the colour of its row-normalised count
-    rows = confusion / confusion.sum(1, keepdims=True)
-    colours = cv2.applyColorMap((rows * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
-    for i in range(c):
-        for j in range(c):
-            y, x = top + i * cell, left + j * cell
-            # the corner pixel (clear of the count) and the 1-px white grid line after the cell
-            assert (image[y + 1, x + 1] == colours[i, j]).all(), (i, j)
-            assert (image[y + 1, x + cell - 1] == 255).all(), (i, j)
-
-    # the column labels: a band between the title lines and the grid, ink over every column
-    ink = image[header:top, left : left + c * cell].min(axis=2) < 128
-    heights = []
-    for j in range(c):
-        ink_rows = np.flatnonzero(ink[:, j * cell : (j + 1) * cell].any(axis=1))
-        assert ink_rows.size, f"no label above column {j}"
-        assert ink.shape[0] - ink_rows.max() < 10  # the name starts just above its column's cells
-        heights.append(ink_rows.max() - ink_rows.min())
-    assert heights == sorted(set(heights)), heights  # rotated names, longer names reach higher
-    # the axis titles: "predicted" over the columns' band, "true" over the row names
-    assert (image[header - 16 : header, left : left + 60].min(axis=2) < 128).any()
-    assert (image[top - 16 : top, 0:left].min(axis=2) < 128).any()
 
 
 def test_unseen_classes_need_enough_classes(hand_shards, handpose_run, tmp_path):

@@ -225,7 +225,7 @@ def _clip_frames(record, n: int) -> tuple[VideoInfo, list[np.ndarray]]:
 def test_no_state_carries_over_from_the_previous_video(records):
     """One stage that has just tracked another signer gives a video the same keypoints and
     person mask as a fresh stage: what a worker's reused model must guarantee."""
-    from signprep.stages.keypoints import HolisticKeypoints
+    from signprep.stages.keypoints import HolisticKeypoints, KeypointsConfig
 
     first, second = _clip_frames(records["90008"], 12), _clip_frames(records["90012"], 12)
 
@@ -236,8 +236,8 @@ def test_no_state_carries_over_from_the_previous_video(records):
             stage.close()
         return out
 
-    fresh = run(HolisticKeypoints(enable_segmentation=True), second)
-    reused = HolisticKeypoints(enable_segmentation=True)
+    fresh = run(HolisticKeypoints(KeypointsConfig(), segmentation=True), second)
+    reused = HolisticKeypoints(KeypointsConfig(), segmentation=True)
     run(reused, first)
     after_closed = run(reused, second, close=False)
     run(reused, first, close=False)  # the reset then falls to open()
@@ -280,11 +280,11 @@ def test_chunks_through_the_graph_equal_mediapipe_frame_by_frame(records):
 
 
 def test_keypoint_stage_gives_the_same_arrays_per_frame_and_per_chunk(records):
-    from signprep.stages.keypoints import HolisticKeypoints
+    from signprep.stages.keypoints import HolisticKeypoints, KeypointsConfig
 
     info, rgbs = _clip_frames(records["90012"], 20)
     frames = [{"rgb": rgb} for rgb in rgbs]
-    stage = HolisticKeypoints()
+    stage = HolisticKeypoints(KeypointsConfig())
     stage.open(info)
     per_chunk = stage.process_many(frames[:7]) + stage.process_many(frames[7:])
     stage.open(info)
@@ -293,3 +293,34 @@ def test_keypoint_stage_gives_the_same_arrays_per_frame_and_per_chunk(records):
         assert a.keys() == b.keys()
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"frame {t}: {name}")
+
+
+def test_cost_is_holistics_measured_figure():
+    from signprep.stages.contract import StageCost
+    from signprep.stages.keypoints import KeypointsConfig, cost
+
+    assert cost(KeypointsConfig()) == StageCost("keypoints (Holistic)", 65.1, (("keypoints", 4852.0),))
+
+
+def test_the_contact_sheet_row_draws_the_keypoints_on_the_source_frame_or_on_grey(reference_run, render_input):
+    from signprep.shards import ShardReader
+    from signprep.stages.keypoints import render_rows
+
+    out, _, _ = reference_run
+    with ShardReader(out) as reader:
+        sample = reader["90029"]  # 320x240
+        positions = [0, 20]
+        indices = sample.read("frame_indices")
+        _, stream = next(SampleFrames(sample.attrs["source_path"]).attempts())
+        source = {f.index: f.rgb for f in stream if f.index in {int(indices[t]) for t in positions}}
+        ((label, drawn),) = render_rows(render_input(sample, positions, source))
+        ((_, grey),) = render_rows(render_input(sample, positions))  # the video is not on this machine
+        assert label == "frame + keypoints"
+        for t, on_frame, on_grey in zip(positions, drawn, grey):
+            frame = source[int(indices[t])]
+            assert on_frame.shape == on_grey.shape == frame.shape == (240, 320, 3)
+            x, y = np.round(sample.read("keypoints")[t, 0, :2]).astype(int)  # the nose, found in both frames
+            assert sample.read("keypoint_present")[t, 0] and (on_grey[y, x] != 40).any()
+            untouched = (on_grey == 40).all(-1)  # where nothing was drawn, the frame shows as it was decoded
+            assert 0.5 < untouched.mean() < 0.99
+            np.testing.assert_array_equal(on_frame[untouched], frame[untouched])

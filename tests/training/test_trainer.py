@@ -1,14 +1,17 @@
-"""Trainer: exact resume, non-finite stop, logs and checkpoints (tiny MLP, CPU, a few steps)."""
+"""Trainer: exact resume, non-finite stop, logs and checkpoints, the whole run with its final
+metrics and metadata read back by load_run (tiny MLP, CPU, a few steps)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from tiny_training_task import NoisyBlobs, build, read_losses, step_fn, tiny_config
 
-from signprep.training import NonFiniteLoss, Trainer, load_checkpoint
+from signprep.training import NonFiniteLoss, Trainer, load_checkpoint, load_run, save_checkpoint
+from signprep.training.checkpoint import CheckpointError
 
 
 def _run(out_dir, config, resume_from=None):
@@ -130,3 +133,79 @@ def test_cuda_amp_training_checkpoints_the_scaler_and_repeats(tmp_path):
     # same seeds, same device: the second run repeats the first to float tolerance
     for step, value in losses.items():
         assert resumed_losses[step] == pytest.approx(value, rel=1e-4, abs=1e-5)
+
+
+def test_run_resumes_fits_evaluates_and_closes(tmp_path):
+    cfg = tiny_config(epochs=2)
+    seen_epochs = []
+
+    def on_epoch_end(trainer, epoch):
+        seen_epochs.append(epoch)
+        return {"eval/top1": 0.25 * (epoch + 1), "eval/chance_top1": 1 / 3}
+
+    def on_fit_end(trainer):
+        trainer.report = {"steps": trainer.step}
+        return {"final/steps": trainer.step}
+
+    model, opt, sched = build(cfg)
+    metadata = {"vocabulary": {"labels": [3, 7, 9], "glosses": ["a", "b", "c"]}, "signers": ["s1"], "k": 3}
+    trainer = Trainer(model, opt, sched, cfg, tmp_path, step_fn, on_epoch_end=on_epoch_end, on_fit_end=on_fit_end,
+                      metadata=metadata)  # fmt: skip
+    assert trainer.run(NoisyBlobs()) is trainer
+    assert (trainer.step, trainer.epoch, seen_epochs) == (10, 2, [0, 1])
+    # the last epoch's metrics plus the end-of-run evaluation
+    assert trainer.final_metrics == {
+        "eval/top1": 0.5,
+        "eval/chance_top1": 1 / 3,
+        "final/steps": 10.0,
+    }
+    assert trainer.report == {"steps": 10}
+    assert trainer._csv_file is None and trainer._writer is None  # closed
+
+    run = load_run(tmp_path / "last.pt", metadata_keys=("vocabulary", "signers"))
+    assert run.metadata == metadata and run.config == cfg.model_dump(mode="json")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(run.model[name], tensor), name
+
+    # resuming a finished run trains nothing and evaluates again
+    model, opt, sched = build(cfg)
+    again = Trainer(model, opt, sched, cfg, tmp_path, step_fn, on_epoch_end=on_epoch_end, on_fit_end=on_fit_end)
+    again.run(NoisyBlobs(), resume=tmp_path / "last.pt")
+    assert again.step == 10 and seen_epochs == [0, 1] and again.final_metrics == {"final/steps": 10.0}
+
+
+def test_run_closes_the_logs_when_training_fails(tmp_path):
+    cfg = tiny_config(epochs=1, log_every=1)
+    calls = []
+
+    def failing(model, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return step_fn(model, batch)
+
+    model, opt, sched = build(cfg)
+    trainer = Trainer(model, opt, sched, cfg, tmp_path, failing)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        trainer.run(NoisyBlobs())
+    assert trainer._csv_file is None and trainer._writer is None
+    assert sorted(read_losses(tmp_path / "metrics.csv")) == [1, 2]  # the two steps before the failure, flushed
+
+
+def test_metadata_must_be_plain_values(tmp_path):
+    cfg = tiny_config()
+    model, opt, sched = build(cfg)
+    with pytest.raises(TypeError, match=r"metadata\['vocabulary'\]\['labels'\]\[1\] is a numpy.int64"):
+        Trainer(model, opt, sched, cfg, tmp_path, step_fn, metadata={"vocabulary": {"labels": [1, np.int64(2)]}})
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_load_run_names_the_file_and_what_it_lacks(tmp_path):
+    cfg = tiny_config(epochs=1)
+    model, opt, sched = build(cfg)
+    Trainer(model, opt, sched, cfg, tmp_path / "run", step_fn, metadata={"signers": ["s1"]}).run(NoisyBlobs())
+    with pytest.raises(CheckpointError, match=r"run/last.pt lacks the run metadata vocabulary"):
+        load_run(tmp_path / "run" / "last.pt", metadata_keys=("vocabulary", "signers"))
+    save_checkpoint(tmp_path / "weights.pt", {"w": torch.zeros(2)})
+    with pytest.raises(CheckpointError, match=r"weights.pt is not a signprep training checkpoint"):
+        load_run(tmp_path / "weights.pt")

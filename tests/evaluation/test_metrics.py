@@ -1,4 +1,4 @@
-"""signprep.training.metrics against direct loops and hand-made cases."""
+"""signprep.evaluation.metrics against direct loops and hand-made cases."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from signprep.training.metrics import confusion_matrix, per_class_topk_accuracy, retrieval_topk, topk_accuracy
+from signprep.evaluation.metrics import confusion_matrix, per_class_topk_accuracy, retrieval_topk, topk_accuracy
 
 
 def _ranked(row: torch.Tensor) -> list[int]:

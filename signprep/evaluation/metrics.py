@@ -1,4 +1,4 @@
-"""Evaluation metrics on tensors: top-k accuracy (WLASL conventions), confusion matrix, retrieval.
+"""Metrics on tensors: top-k accuracy (WLASL conventions), confusion matrix, retrieval.
 
 WLASL reports top-1/5/10 both per instance (fraction of test samples whose
 true class is among the k highest scores) and per class (accuracy computed

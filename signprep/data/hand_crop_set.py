@@ -1,4 +1,4 @@
-"""Hand crops of a shard directory held in memory, and the signer split the hand models use.
+"""Hand crops of a shard directory held in memory, and the signer and class hold-outs the hand models use.
 
 Both hand models (`signprep.recipes.handpose`, `signprep.recipes.siamese`) read every
 qualifying crop once (a 64x64 crop is 12 KB: the sample corpus's few thousand crops fit in
@@ -17,11 +17,11 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from signprep.data import FrameDataset
-from signprep.recipes.features_file import write_features_file
+from signprep.data.datasets import FrameDataset
+from signprep.features_file import write_features_file
 from signprep.shards import ShardReader
 
-__all__ = ["HandCropSet", "signer_split"]
+__all__ = ["HandCropSet", "holdout_classes", "signer_split"]
 
 
 @dataclass
@@ -136,6 +136,14 @@ class HandCropSet(Dataset):
             pick(self.sample_ids), pick(self.signers), pick(self.glosses), pick(self.splits),
         )  # fmt: skip
 
+    def evenly_spaced(self, limit: int | None) -> HandCropSet:
+        """At most `limit` crops (None: all), spread evenly over the set in order."""
+        if limit is None or len(self) <= limit:
+            return self
+        mask = torch.zeros(len(self), dtype=torch.bool)
+        mask[torch.linspace(0, len(self) - 1, limit).long()] = True
+        return self.subset(mask.numpy())
+
 
 def signer_split(
     signers: Sequence[str], splits: Sequence[str], test_signers: Iterable[str | int] | None = None
@@ -157,3 +165,14 @@ def signer_split(
     if test.all():
         raise ValueError(f"every crop is by a test signer ({', '.join(held)}): nothing left to train on")
     return ~test, test, held
+
+
+def holdout_classes(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, n: int, seed: int) -> list[int]:
+    """n classes (a seeded choice) among those with crops on both sides of the signer split, to keep out of
+    training and evaluate as unseen classes. Raises ValueError when fewer than n + 1 such classes exist."""
+    if n == 0:
+        return []
+    both = sorted(set(labels[train_mask]) & set(labels[test_mask]))
+    if n >= len(both):
+        raise ValueError(f"holdout_classes {n}: only {len(both)} classes have crops by both train and test signers")
+    return sorted(int(c) for c in np.random.default_rng(seed).choice(both, n, replace=False))

@@ -1,4 +1,4 @@
-"""The `signprep` command line: manifest, extract, inspect, verify, exit codes; the README's main command."""
+"""`signprep extract`: pipeline and input errors, resume from a manifest, --quiet; the README's main command."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from signprep import __version__
 from signprep.cli import app
-from signprep.manifests import read_manifest, write_manifest
+from signprep.manifests import Manifest, write_manifest
 from signprep.shards import ShardReader
 from signprep.shards.verify import verify_dir
 
@@ -29,74 +28,6 @@ def invoke(*args: str):
 def _copy(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".signprep.extraction.lock", "logs"))
     return dst
-
-
-def test_version():
-    result = invoke("--version")
-    assert result.exit_code == 0 and result.output.strip() == f"signprep {__version__}"
-    run = subprocess.run([SIGNPREP, "--version"], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0 and run.stdout.strip() == f"signprep {__version__}"
-
-
-def test_manifest_of_the_sample_download(tmp_path: Path, wlasl_root: Path):
-    out = tmp_path / "m.jsonl"
-    result = invoke("manifest", "wlasl", "--root", wlasl_root, "--out", out)
-    assert result.exit_code == 0, result.output
-    assert f"38 samples: 37 with video, 1 missing video -> {out}" in result.output
-    assert "missing 99999:" in result.output and str(wlasl_root / "videos" / "99999.mp4") in result.output
-    records = read_manifest(out)
-    assert len(records) == 38 and len({r.sample_id for r in records}) == 38
-    assert sum(1 for r in records if Path(r.video_path).is_file()) == 37
-
-
-def test_manifest_of_a_missing_root_is_a_usage_error(tmp_path: Path):
-    result = invoke("manifest", "wlasl", "--root", tmp_path / "nowhere", "--out", tmp_path / "m.jsonl")
-    assert result.exit_code == 2
-    assert "nowhere" in result.output
-
-
-def test_inspect(reference_run, small_ids):
-    out, _, _ = reference_run
-    result = invoke("inspect", out)
-    assert result.exit_code == 0, result.output
-    assert f"samples: {len(small_ids)}" in result.output
-    assert "frames: 160" in result.output  # 41 + 62 + 57
-    assert "keypoints: float32 [" in result.output and "frame_indices: int32 [" in result.output
-
-    result = invoke("inspect", out, "--json")
-    assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
-    assert info["samples"] == len(small_ids) and info["frames"] == 160 and info["shards"] == len(small_ids)
-    assert info["pipeline"] == "keypoints" and info["splits"] == {"train": len(small_ids)}
-    assert info["bytes"] == sum(p.stat().st_size for p in out.glob("shard-*.h5"))
-    assert set(info["datasets"]) == {"frame_indices", "keypoint_confidence", "keypoint_present", "keypoints"}
-    n = ShardReader(out)[info["example_sample"]].num_frames
-    assert info["datasets"]["keypoints"] == f"float32 [{n}, 543, 3]"
-
-
-def test_inspect_of_a_non_shard_directory_is_a_usage_error(tmp_path: Path):
-    result = invoke("inspect", tmp_path)
-    assert result.exit_code == 2 and str(tmp_path) in result.output
-
-
-def test_verify_ok_and_a_corrupt_shard(reference_run, tmp_path: Path, small_ids):
-    out, _, _ = reference_run
-    result = invoke("verify", out)
-    assert result.exit_code == 0, result.output
-    assert f"checked {len(small_ids)} shards, {len(small_ids)} samples" in result.output
-    assert result.output.strip().endswith("ok")
-
-    bad = _copy(out, tmp_path / "bad")
-    shard = bad / "shard-00000.h5"
-    data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    shard.write_bytes(bytes(data))
-    result = invoke("verify", bad)
-    assert result.exit_code == 1 and "problem: shard-00000.h5" in result.output
-    result = invoke("verify", bad, "--repair")
-    assert result.exit_code == 1 and "1 shards quarantined, 1 samples unindexed" in result.output
-    result = invoke("verify", bad)
-    assert result.exit_code == 0 and f"{len(small_ids) - 1} samples" in result.output
 
 
 def test_bad_pipeline_key_is_a_usage_error_naming_the_key(tmp_path: Path, small_manifest, write_pipeline):
@@ -138,6 +69,18 @@ def test_extract_from_a_manifest_reports_missing_videos_and_skips_done(
     assert "missing video       : 1" in result.output and "missing 99999" in result.output
     rows = [json.loads(line) for line in (out / "extract_errors.jsonl").read_text().splitlines()]
     assert [(r["sample_id"], r["status"]) for r in rows] == [("99999", "missing_video")]
+
+
+def test_quiet_extracts_without_a_progress_bar(tmp_path: Path, records, write_pipeline):
+    manifest_file = tmp_path / "m.jsonl"
+    write_manifest(Manifest([records["90029"]]).records, manifest_file)
+    pipeline_file = write_pipeline(tmp_path / "keypoints-12fps.yaml", decode={"fps": 12})
+    args = ["extract", "--manifest", manifest_file, "-p", pipeline_file, "-j", "1"]
+    loud = invoke(*args, "-o", tmp_path / "loud")
+    quiet = invoke("--quiet", *args, "-o", tmp_path / "quiet")
+    assert loud.exit_code == 0 and quiet.exit_code == 0, loud.output + quiet.output
+    assert "extract: 100%|" in loud.output and "%|" not in quiet.output
+    assert "extracted now       : 1" in quiet.output  # the summary is the result: still printed
 
 
 # ----------------------------------------------------------------- the README's main command
@@ -186,3 +129,10 @@ def test_readme_command_extracts_the_whole_sample_corpus(
     again = subprocess.run([str(c) for c in cmd + ["--no-progress"]], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "extracted now       : 0" in again.stdout and "skipped (done)      : 37" in again.stdout
+
+
+def test_backend_choices_are_the_runners_backends():
+    from signprep.commands.extract import Backend
+    from signprep.extraction.backends import BACKENDS
+
+    assert tuple(b.value for b in Backend) == BACKENDS

@@ -1,0 +1,66 @@
+"""`signprep inspect`: the summary of a shard directory (pipeline, shards, samples, frames, bytes, datasets)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from signprep.commands import fail
+from signprep.commands.options import ShardsArg, shard_dir
+
+
+def summarise(root: Path) -> dict:
+    """The facts `inspect` prints, from the index and the first sample; exit 2 on a bad directory."""
+    from signprep.shards import SchemaError, ShardReader
+
+    try:
+        reader = ShardReader(root)
+    except SchemaError as e:
+        raise fail(str(e)) from None
+    with reader:
+        idx = reader.index
+        frames = sum(e["num_frames"] for e in idx.samples.values())
+        nbytes = sum(s["bytes"] for s in idx.shards.values())
+        info = {
+            "directory": str(root),
+            "pipeline": idx.pipeline.get("name"),
+            "pipeline_hash": idx.pipeline_hash,
+            "shards": len(idx.shards),
+            "samples": len(idx.samples),
+            "frames": frames,
+            "bytes": nbytes,
+            "bytes_per_frame": round(nbytes / frames, 1) if frames else None,
+            "splits": dict(Counter(e["split"] for e in idx.samples.values())),
+            "glosses": len({e["gloss"] for e in idx.samples.values()}),
+            "signers": len({e["signer_id"] for e in idx.samples.values()}),
+        }
+        if len(reader):
+            first = reader[next(iter(reader))]
+            info["example_sample"] = first.sample_id
+            info["datasets"] = {n: f"{first[n].dtype} {list(first[n].shape)}" for n in first.datasets}
+    return info
+
+
+def inspect(
+    shards: ShardsArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Summarise a shard directory.
+
+    Its pipeline, shards, samples, frames, bytes per frame, splits, and the datasets of one sample.
+    """
+    info = summarise(shard_dir(shards))
+    if as_json:
+        typer.echo(json.dumps(info, indent=1))
+        return
+    for k, v in info.items():
+        if isinstance(v, dict):
+            typer.echo(f"{k}:")
+            for kk, vv in v.items():
+                typer.echo(f"  {kk}: {vv}")
+        else:
+            typer.echo(f"{k}: {v}")
