@@ -147,5 +147,9 @@ def _load_crops(shards: Path, config: HandPoseConfig) -> HandCropSet:
     """The landmark crops of the labelled samples of `shards`, of the configured hands and frames."""
     vocab = Vocabulary.from_shards(shards)
     return HandCropSet.load(
-        shards, label_map=vocab.label_map, hands=config.hands, frame_stride=config.frame_stride, progress=True
+        shards,
+        label_map=vocab.label_map,
+        hands=config.hands,
+        frame_stride=config.frame_stride,
+        progress=config.progress,
     )

@@ -95,7 +95,11 @@ def train_siamese(
     config = config.model_copy(update={"handpose_checkpoint": str(handpose_checkpoint)})
     vocab = Vocabulary.from_shards(shards)
     crops = HandCropSet.load(
-        shards, label_map=vocab.label_map, hands=config.hands, frame_stride=config.frame_stride, progress=True
+        shards,
+        label_map=vocab.label_map,
+        hands=config.hands,
+        frame_stride=config.frame_stride,
+        progress=config.progress,
     )
     train_mask, test_mask, held = signer_split(crops.signers, crops.splits, config.test_signers)
     labels = crops.labels.numpy()
@@ -106,7 +110,7 @@ def train_siamese(
     handpose = HandPoseNet.from_state_dict(handpose_run.model, handpose_run.config.get("expand"), handpose_checkpoint)
     seed_everything(config.seed)
     model = _build_model(config, handpose)
-    features = _crop_features(model, crops, config.feature_batch_size)
+    features = _crop_features(model, crops, config.feature_batch_size, progress=config.progress)
     model.set_feature_scale(features[torch.from_numpy(fit_mask)])
     features = model.standardize(features)
     fit_labels = crops.labels[torch.from_numpy(fit_mask)]
@@ -275,10 +279,11 @@ def _build_model(config: SiameseConfig, handpose: HandPoseNet) -> SiameseModel:
 
 
 @torch.no_grad()
-def _crop_features(model: SiameseModel, crops: HandCropSet, batch_size: int) -> torch.Tensor:
+def _crop_features(model: SiameseModel, crops: HandCropSet, batch_size: int, progress: bool) -> torch.Tensor:
     """(N, c) pooled frozen-encoder features of every crop, computed on the CPU."""
     model.eval()
     out = []
-    for i in tqdm(range(0, len(crops), batch_size), desc="features", unit="batch", leave=False):
+    steps = range(0, len(crops), batch_size)
+    for i in tqdm(steps, desc="features", unit="batch", leave=False, disable=not progress):
         out.append(model.features(crops.images[i : i + batch_size]).float().cpu())
     return torch.cat(out)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -49,6 +50,7 @@ FitEndFn = Callable[["Trainer"], Mapping[str, float] | None]
 
 CHECKPOINT_FORMAT = 1
 CSV_FIELDS = ("step", "epoch", "name", "value")
+FINAL_METRICS_FILE = "final_metrics.json"  # name -> value: the final evaluation, as the train command prints it
 
 
 class NonFiniteLoss(RuntimeError):
@@ -89,7 +91,8 @@ class Trainer:
     plain values only (`check_plain`), stored in every checkpoint.
 
     After `run`, `final_metrics` (name -> float) holds what `on_epoch_end` returned
-    at the last epoch updated with what `on_fit_end` returned. An accuracy's chance
+    at the last epoch updated with what `on_fit_end` returned; rank 0 also writes it to
+    `out_dir/final_metrics.json` at the end of `run`. An accuracy's chance
     level is named like it with `chance_` before its last part (`eval_test/top1`,
     `eval_test/chance_top1`).
     """
@@ -134,7 +137,6 @@ class Trainer:
         self.epoch = 0
         self.batch_in_epoch = 0
         self.last_losses: dict[str, float] = {}
-        self.final_metrics: dict[str, float] = {}  # the last epoch's evaluation (on_epoch_end's metrics)
         self._window_sums: dict[str, float] = {}  # losses summed since the last log row
         self._window_count = 0
         self._writer = None
@@ -166,6 +168,8 @@ class Trainer:
             self.fit(dataset, collate_fn=collate_fn, shuffle=shuffle, drop_last=drop_last)
             if self.on_fit_end is not None:
                 self.final_metrics.update({k: float(v) for k, v in (self.on_fit_end(self) or {}).items()})
+            if self.is_main:  # for scripts: what the train command prints at the end
+                atomic_write_text(self.out_dir / FINAL_METRICS_FILE, json.dumps(self.final_metrics, indent=1) + "\n")
         finally:
             self.close()
         return self

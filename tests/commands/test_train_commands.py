@@ -9,6 +9,7 @@ crops; `train disentangle`'s report is checked in tests/recipes).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,15 @@ def last_metrics(run: Path) -> dict[str, float]:
     return {r["name"]: float(r["value"]) for r in rows if int(r["step"]) == last}
 
 
+def final_metrics(run: Path) -> dict[str, float]:
+    """RUN/final_metrics.json, checked against metrics.csv: every metric logged at the last epoch's step
+    is in it with the same value (it adds the end-of-run evaluation and the chance levels)."""
+    final = json.loads((run / "final_metrics.json").read_text(encoding="utf-8"))
+    logged = last_metrics(run)
+    assert logged and {k: final.get(k) for k in logged} == logged
+    return final
+
+
 def printed_final(output: str, epoch: int) -> list[str]:
     """The lines under `final evaluation (epoch N):` at the end of a command's output."""
     return output.split(f"final evaluation (epoch {epoch}):\n", 1)[1].strip("\n").splitlines()
@@ -101,8 +111,8 @@ def test_train_dsft_prints_its_final_evaluation_and_no_bars_of_the_text_model(pa
     assert "epoch 1/1" in run.stderr  # the trainer's bar, as before
     for theirs in ("Loading weights", "Batches", "Fetching"):
         assert theirs not in run.stderr + run.stdout
-    final = last_metrics(out)
-    assert {"eval_train/top1", "eval_test/top1", "eval_test/retrieval_top1"} <= set(final)
+    final = final_metrics(out)
+    assert {"eval_train/top1", "eval_test/top1", "eval_test/retrieval_top1", "eval_test/chance_top1"} <= set(final)
     assert printed_final(run.stdout, 1) == final_metric_lines(final)
 
     # and the model it wrote embeds, SHARDS given as the argument
@@ -123,8 +133,9 @@ def test_handpose_and_siamese_print_their_final_evaluation(pair_shards, tmp_path
     handpose_cfg = tiny_config(tmp_path / "handpose.yaml", "handpose", **HANDPOSE_TINY)
     result = invoke("train", "handpose", pair_shards, "-c", handpose_cfg, "-o", tmp_path / "handpose")
     assert result.exit_code == 0, result.output
-    final = last_metrics(tmp_path / "handpose")
-    assert set(final) == {"eval_test/keypoint_error_px", "eval_test/loss"}
+    final = final_metrics(tmp_path / "handpose")
+    wanted = {"eval_test/keypoint_error_px", "final_test/keypoint_error_px", "final_test/mean_pose_baseline_px"}
+    assert wanted <= set(final)
     assert printed_final(result.output, 2) == final_metric_lines(final)
 
     siamese_cfg = tiny_config(tmp_path / "siamese.yaml", "siamese", **SIAMESE_TINY)
@@ -132,7 +143,7 @@ def test_handpose_and_siamese_print_their_final_evaluation(pair_shards, tmp_path
     result = invoke(*args, "-o", tmp_path / "siamese")
     assert result.exit_code == 0, result.output
     assert "heldout_signer: top-1" in result.output and "chance 0.500" in result.output  # two glosses
-    final = last_metrics(tmp_path / "siamese")
+    final = final_metrics(tmp_path / "siamese")
     assert {"eval_heldout_signer/top1", "eval_heldout_signer/top2"} <= set(final)
     assert printed_final(result.output, 2) == final_metric_lines(final)
 
