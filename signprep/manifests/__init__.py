@@ -17,7 +17,7 @@ from .csl_daily import prepare_csl_daily
 from .errors import ManifestError
 from .how2sign import prepare_how2sign
 from .msasl import prepare_msasl
-from .names import MAX_NAME_BYTES, check_sample_id, normalise_name, safe_file_name
+from .names import MAX_NAME_BYTES, check_sample_id, normalise_name, output_file_stem, safe_file_name
 from .phoenix2014 import prepare_phoenix2014
 from .phoenix2014t import prepare_phoenix2014t
 from .records import (
@@ -92,6 +92,7 @@ __all__ = [
     "prepare_phoenix2014t",
     "prepare_wlasl",
     "read_manifest",
+    "output_file_stem",
     "safe_file_name",
     "write_manifest",
 ]

@@ -112,3 +112,15 @@ def safe_file_name(sample_id: str) -> str:
     slug = _NOT_SLUG.sub("_", ascii_only)[:_SLUG_CHARS].strip("_-") or "sample"
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_HEX]
     return f"{slug}-{digest}"
+
+
+# ids that already are plain file names (WLASL's "00335", MS-ASL's YouTube ids) keep their name
+_PLAIN_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def output_file_stem(sample_id: str) -> str:
+    """The stem of a file a person opens for one sample (a contact sheet, an export): the id itself
+    when it is a plain ASCII file name (letters, digits, `._-`, at most 100 characters, not
+    starting with a dot or dash), else `safe_file_name(sample_id)`. Commands print the id beside
+    each file they write, so the hashed names can be told apart."""
+    return sample_id if _PLAIN_FILE_NAME.match(sample_id) and ".." not in sample_id else safe_file_name(sample_id)

@@ -23,10 +23,12 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from signprep.checksums import file_sha256
 from signprep.video.containers import source_frames
 from signprep.video.frame_folder import (
     DEFAULT_FOLDER_FPS,
     FrameFolderError,
+    frame_folder_sha256,
     is_frame_folder,
     list_frames,
     read_frames,
@@ -223,6 +225,15 @@ def mp4_without_video_track(path: str | Path) -> bool:
     moov = top_level_box(path, b"moov")
     handlers = [] if moov is None else [handler for handler, _ in tracks(moov)]
     return bool(handlers) and b"vide" not in handlers
+
+
+def source_sha256(path: str | Path) -> str:
+    """Checksum of a sample's source: the video file's bytes, or a frame folder's files (names and
+    bytes, in frame order); "" when it cannot be read (the decode then fails with the reason)."""
+    try:
+        return frame_folder_sha256(path) if is_frame_folder(path) else file_sha256(path)
+    except (OSError, FrameFolderError):
+        return ""
 
 
 def count_frames(path: str | Path) -> int:

@@ -16,7 +16,6 @@ checked), frames of different sizes.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from signprep.checksums import files_sha256
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_FOLDER_FPS = 25.0  # PHOENIX-2014(T)'s rate; used (and noted) when the metadata gives none
@@ -118,10 +119,4 @@ def read_frames(frames: list[Path]) -> Iterator[np.ndarray]:
 
 def frame_folder_sha256(path: str | Path) -> str:
     """sha256 over the frame files' names and bytes, in order: a folder's content checksum."""
-    digest = hashlib.sha256()
-    for frame in list_frames(path):
-        digest.update(frame.name.encode("utf-8") + b"\0")
-        with open(frame, "rb") as f:
-            for block in iter(lambda f=f: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return files_sha256(list_frames(path))

@@ -25,7 +25,6 @@ from signprep.shards import ShardReader
 # The CLI still reads a --manifest strictly and ignores Manifest.rejected; wiring the rejected
 # entries into extract (extract_errors.jsonl, the summary, exit 1) is the integrator's part of
 # issue 18. strict: these start to pass when it lands, and then the marker must go.
-NOT_WIRED = pytest.mark.xfail(strict=True, reason="issue 18: extract does not report Manifest.rejected yet")
 
 
 def _tree(root: Path) -> dict[str, int]:
@@ -95,7 +94,6 @@ def test_a_bad_manifest_line_is_rejected_and_the_others_kept(case, tmp_path: Pat
     assert reason in rejected.reason
 
 
-@NOT_WIRED
 def test_extract_of_a_manifest_with_bad_lines_extracts_the_good_ones_and_exits_1(
     tmp_path: Path, short_video: Path, cheap_pipeline_file: Path
 ):
@@ -162,7 +160,6 @@ def test_ids_that_try_to_escape_are_rejected_by_every_reader_and_the_good_one_ke
         assert rejected.reason.startswith(("sample id ", "missing or non-string 'video_id'")), rejected
 
 
-@NOT_WIRED
 @pytest.mark.parametrize("source", ["manifest", "csv", "wlasl"])
 def test_extract_with_escaping_ids_writes_nothing_outside_out_and_exits_1(
     source, tmp_path: Path, short_video: Path, cheap_pipeline_file: Path
