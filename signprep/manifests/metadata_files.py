@@ -203,3 +203,22 @@ def relative_inside(value: str, what: str) -> str:
     if not value or Path(value).is_absolute() or ".." in parts or "\\" in value:
         raise ManifestError(f"{what} {value!r} is not a relative path inside the frame folder")
     return value
+
+
+def split_files(
+    folder: Path, name: str, splits: tuple[str, ...] | None, every_split: tuple[str, ...], dataset: str
+) -> dict[str, Path]:
+    """{split: path} of a dataset's per-split files `folder/name.format(split=...)` (PHOENIX's
+    corpus files). `splits` given: each must exist. None: the splits of `every_split` whose file
+    exists, at least one. Otherwise a ManifestError naming what was looked for."""
+    files = {split: folder / name.format(split=split) for split in (splits if splits is not None else every_split)}
+    if splits is not None:
+        absent = [str(p) for p in files.values() if not p.is_file()]
+        if absent:
+            raise ManifestError(f"no {dataset} corpus file {', '.join(absent)}")
+        return files
+    files = {split: path for split, path in files.items() if path.is_file()}
+    if not files:
+        looked_for = name.format(split="{" + ",".join(every_split) + "}")
+        raise ManifestError(f"no {dataset} corpus files in {folder} (looked for {looked_for})")
+    return files

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ManifestError
-from .metadata_files import TableRow, read_table, relative_inside, split_list
+from .metadata_files import TableRow, read_table, relative_inside, split_files, split_list
 from .names import check_sample_id
 from .records import Manifest, ManifestCollector, SampleRecord
 
@@ -77,7 +77,7 @@ def prepare_phoenix2014(
     release = root / folder_name if (root / folder_name).is_dir() else root
     annotations = Path(annotations_dir) if annotations_dir is not None else release / ANNOTATIONS
     frames = Path(os.path.abspath(frames_dir if frames_dir is not None else release / FRAMES))
-    files = _corpus_files(annotations, corpus_file, split_list(splits))
+    files = split_files(annotations, corpus_file, split_list(splits), SPLITS, "PHOENIX-2014")
     if not frames.is_dir():
         raise ManifestError(f"no PHOENIX-2014 frame folder {frames} (pass frames_dir)")
 
@@ -92,21 +92,6 @@ def prepare_phoenix2014(
                 metadata=path,
             )
     return collector.manifest()
-
-
-def _corpus_files(annotations: Path, corpus_file: str, splits: tuple[str, ...] | None) -> dict[str, Path]:
-    wanted = splits if splits is not None else SPLITS
-    files = {split: annotations / corpus_file.format(split=split) for split in wanted}
-    if splits is not None:
-        absent = [str(p) for p in files.values() if not p.is_file()]
-        if absent:
-            raise ManifestError(f"no PHOENIX-2014 corpus file {', '.join(absent)}")
-        return files
-    files = {split: path for split, path in files.items() if path.is_file()}
-    if not files:
-        looked_for = corpus_file.format(split="{train,dev,test}")
-        raise ManifestError(f"no PHOENIX-2014 corpus files in {annotations} (looked for {looked_for})")
-    return files
 
 
 def _sentence_record(row: TableRow, split: str, split_frames: Path, variant: str) -> SampleRecord:

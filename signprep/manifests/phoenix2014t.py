@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ManifestError
-from .metadata_files import TableRow, read_table, relative_inside, split_list
+from .metadata_files import TableRow, read_table, relative_inside, split_files, split_list
 from .names import check_sample_id
 from .records import Manifest, ManifestCollector, SampleRecord
 
@@ -67,7 +67,7 @@ def prepare_phoenix2014t(
     release = _release_folder(Path(root))
     annotations = Path(annotations_dir) if annotations_dir is not None else release / ANNOTATIONS
     frames = Path(os.path.abspath(frames_dir if frames_dir is not None else release / FRAMES))
-    files = _corpus_files(annotations, split_list(splits))
+    files = split_files(annotations, CORPUS_FILE, split_list(splits), SPLITS, "PHOENIX-2014-T")
     if not frames.is_dir():
         raise ManifestError(f"no PHOENIX-2014-T frame folder {frames} (pass frames_dir)")
 
@@ -88,21 +88,6 @@ def _release_folder(root: Path) -> Path:
     if not (root / ANNOTATIONS).is_dir() and (root / RELEASE_FOLDER / ANNOTATIONS).is_dir():
         return root / RELEASE_FOLDER
     return root
-
-
-def _corpus_files(annotations: Path, splits: tuple[str, ...] | None) -> dict[str, Path]:
-    wanted = splits if splits is not None else SPLITS
-    files = {split: annotations / CORPUS_FILE.format(split=split) for split in wanted}
-    if splits is not None:
-        absent = [str(p) for p in files.values() if not p.is_file()]
-        if absent:
-            raise ManifestError(f"no PHOENIX-2014-T corpus file {', '.join(absent)}")
-        return files
-    files = {split: path for split, path in files.items() if path.is_file()}
-    if not files:
-        looked_for = CORPUS_FILE.format(split="{train,dev,test}")
-        raise ManifestError(f"no PHOENIX-2014-T corpus files in {annotations} (looked for {looked_for})")
-    return files
 
 
 def _sentence_record(row: TableRow, split: str, split_frames: Path) -> SampleRecord:
