@@ -41,7 +41,15 @@ def _complete_dataset_option(ctx: typer.Context, incomplete: str) -> list[str]:
 _OPTIONS_BY_DATASET = "; ".join(f"{name}: {', '.join(builder_options(name)) or '-'}" for name in BUILDERS)
 
 DEFAULT_DATASET = Dataset("wlasl")
-DatasetOpt = Annotated[Dataset, typer.Option("--dataset", "-d", help="Dataset builder that reads --root.")]
+DatasetOpt = Annotated[
+    Dataset,
+    typer.Option(
+        "--dataset",
+        "-d",
+        metavar="DATASET",  # the choices, listed in the help: as the metavar they outgrow a terminal line
+        help=f"Dataset builder that reads --root: {', '.join(BUILDERS)}.",
+    ),
+]
 _ROOT_HELP = "Dataset download folder (metadata + videos/), or the CSV file (csv)."
 RootOpt = Annotated[Path | None, typer.Option("--root", help=_ROOT_HELP)]
 RequiredRootOpt = Annotated[Path, typer.Option("--root", help=_ROOT_HELP)]
@@ -175,6 +183,6 @@ class SampleSource:
                         )
                     except ManifestError:
                         raise refused from None  # not the media folder: say what was wrong first
-                return manifest, f"{refused}: every sample counted as missing"
+                return manifest, f"{refused}; planned as not downloaded yet: every sample counted as missing"
         except ManifestError as e:
             raise fail(str(e)) from None
