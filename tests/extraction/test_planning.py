@@ -125,7 +125,15 @@ def test_the_storage_estimate_matches_a_real_extraction(reference_run, small_man
 
 
 def _listing(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+    # Not logs/native.log: after a sample, a worker reloads Holistic's graph on the graph's own
+    # threads (HolisticKeypoints.close, for speed), and that reload's native log lines may land in the
+    # finished run's log a moment after run_extract returns (measured: 2 kB within 0.5 s, seconds
+    # under load). They are the extraction's workers' lines, not planning's.
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.relative_to(folder) != Path("logs", "native.log")
+    }
 
 
 def test_plan_out_subtracts_the_samples_already_extracted(reference_run, small_manifest, records, tmp_path: Path):
