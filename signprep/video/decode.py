@@ -22,6 +22,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from signprep.video.frame_selection import FrameSelection
 from signprep.video.mp4 import top_level_box, top_level_headers, tracks
 
 log = logging.getLogger(__name__)
@@ -261,9 +262,7 @@ class SampleFrames:
         info = VideoInfo(self.path, 0.0, 0, 0, 0, decoder=decoder)
         self.info = info
         raw = _READERS[decoder](self.path, info)
-        start0 = self.frame_start - 1
-        last0 = None if self.frame_end == -1 else self.frame_end - 1
-        wanted = None  # next source index to emit when resampling fps
+        selection = FrameSelection(self.frame_start, self.frame_end, self.options.fps)
         out_count = 0
         previous = None
         for index, rgb in enumerate(raw):
@@ -273,21 +272,13 @@ class SampleFrames:
             else:
                 info.trailing_repeats = 0
             previous = rgb
-            if index < start0:
+            if selection.skip_before(index):
                 continue
-            if last0 is not None and index > last0:
+            if selection.past_end(index):
                 break  # past the wanted range: no need to decode further
             if info.width == 0:
                 self._set_geometry(info, rgb)
-            repeats = 1
-            if self.options.fps and info.source_fps > 0:
-                step = info.source_fps / self.options.fps
-                if wanted is None:
-                    wanted = float(start0)
-                repeats = 0
-                while round(wanted) <= index:  # round(): nearest source frame
-                    repeats += round(wanted) == index
-                    wanted += step
+            repeats = selection.repeats(index, info.source_fps)  # the reader knows the fps by now
             if repeats == 0:
                 continue
             frame = self._transform(rgb, info)
