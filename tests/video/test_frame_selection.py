@@ -40,4 +40,5 @@ def test_streaming_answers_agree_with_indices():
         if selection.past_end(index):
             break
         streamed += [index] * selection.repeats(index, 25.0)
-    assert streamed == FrameSelection(4, 30, fps=7.0).indices(40, 25.0) == [3, 7, 10, 14, 17, 21, 24, 28]  # 3 + n * 25 / 7, rounded
+    expected = [3, 7, 10, 14, 17, 21, 24, 28]  # 3 + n * 25 / 7, rounded
+    assert streamed == FrameSelection(4, 30, fps=7.0).indices(40, 25.0) == expected
