@@ -1,0 +1,87 @@
+"""Shards from a folder of pose-format `.pose` files, without video (`signprep import --format pose`).
+
+Which file is a sample's: `DIR/<name>.pose`, where <name> is the stem of the sample's video file
+in its manifest record (WLASL: the video id), which is what pose-format's `videos_to_poses` writes
+for a folder of videos; labels, splits, signers and frame ranges come from that record (a manifest
+file or a dataset builder). Without records, every `.pose` file of DIR is a sample of its own,
+unlabelled, named after its file.
+
+The job is the extract job (signprep/extraction/runner.py) on a pipeline with `source: pose`:
+resume by index, parts, packing, lock, errors file, --workers, the summary. The keypoints come from
+the files (signprep/pose_files.py: pixels of the file's video, z scaled by its width), each
+record's frame range and the pipeline's decode.fps select their frames as they would a video's,
+and keypoint-only stages (heatmaps) run on them; a stage that needs frames is refused before
+anything runs (`on_pose_files`). A bad file fails alone, named, with stage "read".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from signprep.extraction.pipeline import PipelineConfig, on_pose_files
+from signprep.extraction.runner import ExtractSummary, run_extract
+from signprep.manifests.records import Manifest, ManifestError, SampleRecord, check_sample_id
+from signprep.pose_files import require_pose_format
+
+SUFFIX = ".pose"
+UNLABELLED_DATASET = "pose"  # the `dataset` of files imported without records
+
+
+def pose_manifest(poses_dir: Path, labels: Manifest | None = None) -> Manifest:
+    """The samples of a folder of .pose files: `labels`' records (present and missing videos alike) with
+    `video_path` their .pose file (missing when absent), or without labels one record per file."""
+    poses_dir = Path(poses_dir).absolute()
+    if not poses_dir.is_dir():
+        raise ManifestError(f"no folder of .pose files at {poses_dir}")
+    if labels is None:
+        records = []
+        for path in sorted(p for p in poses_dir.glob(f"*{SUFFIX}") if not p.name.startswith(".")):  # ._x forks
+            try:
+                sample_id = check_sample_id(path.stem)
+            except ManifestError as e:
+                raise ManifestError(f"{path}: {e}") from None
+            records.append(SampleRecord(sample_id, str(path), UNLABELLED_DATASET))
+        if not records:
+            raise ManifestError(f"no {SUFFIX} files in {poses_dir}")
+        return Manifest(records)
+    present, missing = [], []
+    for record in labels.records + labels.missing:
+        pose_file = poses_dir / f"{Path(record.video_path).stem}{SUFFIX}"
+        (present if pose_file.is_file() else missing).append(dataclasses.replace(record, video_path=str(pose_file)))
+    return Manifest(present, missing)
+
+
+def choose_records(manifest: Manifest, samples: list[str] | None = None, splits: list[str] | None = None) -> Manifest:
+    """The records whose ids are in `samples` (all when None) and whose split is in `splits` (any when None);
+    ManifestError naming ids the manifest lacks."""
+    every = manifest.records + manifest.missing
+    if samples:
+        unknown = sorted(set(samples) - {r.sample_id for r in every})
+        if unknown:
+            raise ManifestError(f"no such samples among the records: {', '.join(unknown[:20])}")
+
+    def chosen(record: SampleRecord) -> bool:
+        return (not samples or record.sample_id in samples) and (not splits or (record.split or "") in splits)
+
+    return Manifest([r for r in manifest.records if chosen(r)], [r for r in manifest.missing if chosen(r)])
+
+
+def run_import(
+    poses_dir: Path,
+    out: Path,
+    pipeline: PipelineConfig,
+    labels: Manifest | None = None,
+    *,
+    samples: list[str] | None = None,
+    splits: list[str] | None = None,
+    workers: int = 1,
+    force: bool = False,
+    progress: bool = True,
+) -> ExtractSummary:
+    """Import the .pose files of `poses_dir` into shards in `out` with `pipeline` (its stages checked for
+    pose files first: ConfigError naming a stage that needs frames). Raises as `run_extract` does."""
+    require_pose_format("import --format pose")
+    pose_pipeline = on_pose_files(pipeline)
+    manifest = choose_records(pose_manifest(poses_dir, labels), samples, splits)
+    return run_extract(manifest, pose_pipeline, out, workers=workers, force=force, progress=progress)
