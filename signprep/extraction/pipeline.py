@@ -100,7 +100,10 @@ class PipelineConfig(StrictConfig):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(), sort_keys=True)
+        dump = self.model_dump()
+        if self.source == "video":
+            del dump["source"]  # the dump every shard held before `source` existed
+        return json.dumps(dump, sort_keys=True)
 
 
 def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:
