@@ -28,7 +28,7 @@ import numpy as np
 
 from signprep.extraction.pipeline import KEYPOINT_STAGE, PipelineConfig
 from signprep.manifests.records import SampleRecord
-from signprep.pose_files import PoseFileError
+from signprep.pose_files import PoseFileError, read_pose_keypoints
 from signprep.shards.index import file_sha256
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
@@ -174,8 +174,6 @@ def read_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: lis
     """Read the keypoints of the sample from its pose-format file (the record's video_path), keep the
     frames of its range and frame rate, and run the stages on them. Returns (arrays, VideoInfo, attrs
     of the keypoints) with the stored frame = the file's video (signprep/pose_files.py)."""
-    from signprep.pose_files import read_pose_keypoints
-
     pose = read_pose_keypoints(record.video_path)
     total = len(pose.keypoints)
     kept = FrameSelection(record.frame_start, record.frame_end, pipeline.decode.fps).indices(total, pose.fps)
