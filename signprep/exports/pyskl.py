@@ -24,7 +24,7 @@ from signprep.exports.npz import check_subset
 from signprep.exports.pose import require_keypoints
 from signprep.shards.reader import SampleView
 
-# protocol 4 reads on Python 3.4+; pyskl and mmaction2 installs still run on 3.7, which lacks protocol 5
+# protocol 5 needs Python 3.8 to read, 4 reads from 3.4: older mmaction2/pyskl environments read it too
 PICKLE_PROTOCOL = 4
 
 

@@ -158,10 +158,10 @@ def test_bad_pose_files_fail_alone_named(football_file: Path, corpus: Path, tmp_
     (folder / "joined.pose").write_bytes(data + data[:100])
     shutil.copy(corpus / "poses" / "pose_format" / "FOOTBALL.mmposewholebody.pose", folder / "mmpose.pose")
     shutil.copy(corpus / "poses" / "pose_format" / "tests_data_mediapipe.pose", folder / "reduced.pose")
+    _write_altered(football_file, folder)
     result = invoke("import", folder, "-o", tmp_path / "out", "-j", "2")
     assert result.exit_code == 1, result.output
     errors = {e["sample_id"]: e for e in map(json.loads, (tmp_path / "out" / "extract_errors.jsonl").open())}
-    assert sorted(errors) == ["empty", "half", "html", "joined", "mmpose", "reduced"]
     expected = {
         "empty": "pose file is empty (0 bytes)",
         "half": "truncated or damaged .pose body",
@@ -169,7 +169,12 @@ def test_bad_pose_files_fail_alone_named(football_file: Path, corpus: Path, tmp_
         "joined": "100 bytes after the last frame",
         "mmpose": "not a MediaPipe Holistic pose (components BODY, FACE, LEFT_HAND, RIGHT_HAND;",
         "reduced": "POSE_LANDMARKS holds 8 points that are not MediaPipe's full 33",
+        "two_d": "POSE_LANDMARKS has point format 'XYC', expected 'XYZC'",
+        "no_size": "no video size in the header (0x360)",
+        "no_fps": "no frame rate in the body (fps 0.0)",
+        "nan": "non-finite coordinates of a found point in frame 5",
     }
+    assert sorted(errors) == sorted(expected)
     for sample_id, text in expected.items():
         error = errors[sample_id]
         assert error["stage"] == "read" and text in error["error"], error
@@ -178,6 +183,29 @@ def test_bad_pose_files_fail_alone_named(football_file: Path, corpus: Path, tmp_
     with ShardReader(tmp_path / "out") as reader:
         assert list(reader) == ["good"] and reader["good"].num_frames == 62
         assert reader["good"].attrs["dataset"] == "pose" and reader["good"].attrs["label"] == -1
+
+
+def _write_altered(football_file: Path, folder: Path) -> None:
+    """FOOTBALL.pose altered with pose-format itself: 2D points, no width, no fps, a NaN in a found point."""
+    from pose_format.numpy import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
+    from pose_format.utils.holistic import holistic_components
+
+    def write(name: str, pose: Pose) -> None:
+        with open(folder / f"{name}.pose", "wb") as f:
+            pose.write(f)
+
+    pose = Pose.read(football_file.read_bytes())
+    data, confidence = np.ma.getdata(pose.body.data), pose.body.confidence
+    flat = PoseHeader(0.2, PoseHeaderDimensions(640, 360, 0), holistic_components("XYC"))
+    write("two_d", Pose(flat, NumPyPoseBody(pose.body.fps, data[..., :2].copy(), confidence)))
+    narrow = PoseHeader(0.2, PoseHeaderDimensions(0, 360, 0), pose.header.components)  # pose-format caches headers
+    write("no_size", Pose(narrow, NumPyPoseBody(pose.body.fps, data.copy(), confidence)))
+    write("no_fps", Pose(pose.header, NumPyPoseBody(0.0, data.copy(), confidence)))
+    broken = data.copy()
+    broken[5, 0, 0, 0] = np.nan
+    assert confidence[5, 0, 0] > 0
+    write("nan", Pose(pose.header, NumPyPoseBody(pose.body.fps, broken, confidence)))
 
 
 def test_labels_from_a_dataset_builder_missing_files_and_resume(football_file: Path, wlasl_root: Path, tmp_path):
