@@ -21,6 +21,7 @@ from signprep.commands.samples import (
     SubsetOpt,
     VideosOpt,
 )
+from signprep.manifests import BUILDERS
 
 
 class ImportFormat(str, enum.Enum):
@@ -36,7 +37,12 @@ def import_(
     ] = ImportFormat.pose,
     dataset: Annotated[
         Dataset | None,
-        typer.Option("--dataset", "-d", help="Dataset builder that reads --root (default wlasl) to label the files."),
+        typer.Option(
+            "--dataset",
+            "-d",
+            metavar="DATASET",  # the choices, listed in the help: as the metavar they outgrow a terminal line
+            help=f"Dataset builder that reads --root (default wlasl) to label the files: {', '.join(BUILDERS)}.",
+        ),
     ] = None,
     root: RootOpt = None,
     manifest: ManifestOpt = None,

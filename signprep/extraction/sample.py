@@ -29,11 +29,11 @@ import numpy as np
 from signprep.extraction.pipeline import KEYPOINT_STAGE, PipelineConfig
 from signprep.manifests.records import SampleRecord
 from signprep.pose_files import PoseFileError, read_pose_keypoints
-from signprep.shards.index import file_sha256
+from signprep.shards.schema import GlossSequence
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
 from signprep.stages.contract import FrameStage, process_frames
-from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
+from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, source_sha256
 from signprep.video.frame_selection import FrameSelection
 
 
@@ -138,7 +138,10 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
         DecodeOptions(d.decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
         frame_start=record.frame_start,
         frame_end=record.frame_end,
+        time_start=record.time_start,
+        time_end=record.time_end,
         bbox=record.bbox,
+        source_fps=record.fps,
     )
     failures = []
     for _decoder, frames in sample.attempts():
@@ -176,11 +179,13 @@ def read_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: lis
     of the keypoints) with the stored frame = the file's video (signprep/pose_files.py)."""
     pose = read_pose_keypoints(record.video_path)
     total = len(pose.keypoints)
-    kept = FrameSelection(record.frame_start, record.frame_end, pipeline.decode.fps).indices(total, pose.fps)
+    selection = FrameSelection(
+        record.frame_start, record.frame_end, pipeline.decode.fps, time_start=record.time_start,
+        time_end=record.time_end,
+    )  # fmt: skip
+    kept = selection.indices(total, pose.fps)  # the file's fps is checked > 0 by the reader
     if not kept:
-        raise PoseFileError(
-            f"no frames in range {record.frame_start}..{record.frame_end} of {record.video_path} ({total} frames)"
-        )
+        raise PoseFileError(f"no frames in {selection.describe()} of {record.video_path} ({total} frames)")
     info = VideoInfo(
         record.video_path, pose.fps, total, pose.width, pose.height, decoder=POSE_FILE_DECODER,
         decoder_note=pose.note, decoded_frames=total, reached_end=True, width=pose.width, height=pose.height,
@@ -211,6 +216,8 @@ def sample_attrs(
         "dataset": record.dataset,
         "gloss": record.gloss or "",
         "label": int(record.label),
+        "glosses": GlossSequence(record.glosses or ()),  # a sentence's glosses in signing order; empty: none
+        "translation": record.translation or "",
         "signer_id": "" if record.signer_id is None else str(record.signer_id),
         "split": record.split or "",
         "num_frames": n,
@@ -218,6 +225,8 @@ def sample_attrs(
         "source_fps": info.source_fps,
         "frame_start": record.frame_start,  # as in the manifest: 1-based, inclusive, -1 = end
         "frame_end": record.frame_end,
+        "time_start": record.time_start,  # seconds, as in the manifest ("" = no time range)
+        "time_end": record.time_end,
         "first_frame": int(arrays["frame_indices"][0]) + 1 if n else 0,  # 1-based, as decoded
         "last_frame": int(arrays["frame_indices"][-1]) + 1 if n else 0,
         "width": info.width,
@@ -250,7 +259,7 @@ def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: st
     try:
         stages = stages_for(pipeline)
         stage = "read" if pipeline.source == "pose" else "decode"
-        sha = file_sha256(record.video_path) if os.path.isfile(record.video_path) else ""
+        sha = source_sha256(record.video_path)  # a pose file's bytes, as a video's
         source_attrs: dict[str, Any] = {}
         try:
             if pipeline.source == "pose":

@@ -1,8 +1,8 @@
-"""Which source frames a sample keeps (range, then nearest-frame resampling), by hand."""
+"""Which source frames a sample keeps (frame or time range, then nearest-frame resampling), by hand."""
 
 from __future__ import annotations
 
-from signprep.video.frame_selection import FrameSelection
+from signprep.video.frame_selection import FrameSelection, NoFrameRate
 
 
 def test_the_whole_source_at_its_own_rate():
@@ -42,3 +42,18 @@ def test_streaming_answers_agree_with_indices():
         streamed += [index] * selection.repeats(index, 25.0)
     expected = [3, 7, 10, 14, 17, 21, 24, 28]  # 3 + n * 25 / 7, rounded
     assert streamed == FrameSelection(4, 30, fps=7.0).indices(40, 25.0) == expected
+
+
+def test_a_time_range_is_located_once_the_rate_is_known():
+    # 25 fps: 2.4 s is frame 60 exactly (not 61 by float error); end exclusive: 3.0 s -> last frame 74
+    selection = FrameSelection(time_start=2.4, time_end=3.0)
+    assert selection.indices(200, 25.0) == list(range(60, 75))
+    assert selection.describe() == "time range 2.4..3.0 s"
+    assert FrameSelection(time_end=0.2, fps=10).indices(100, 30.0) == [0, 3]  # 0 .. 5, every 3rd
+    assert FrameSelection(time_start=12.0).indices(100, 10.0) == []  # past the end (10 s)
+    try:
+        FrameSelection(time_start=1.0).indices(10, 0.0)
+    except NoFrameRate as e:
+        assert "no frame rate" in str(e)
+    else:
+        raise AssertionError("a time range of a source without a rate was located")
