@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from signprep.manifests.names import output_file_stem
+
 if TYPE_CHECKING:
     from signprep.shards.reader import SampleView
+
+
+def sample_file_name(sample_id: str, suffix: str) -> str:
+    """The name of a sample's file in DIR: the id itself when it is a plain ASCII file name (WLASL's
+    "00335"), else its safe stem ("año 1" -> "ano_1-<20 hex digits>"); the one rule of
+    signprep.manifests.names.output_file_stem. The format's table or manifest maps each file to its id."""
+    return f"{output_file_stem(sample_id)}{suffix}"
 
 
 class ExportError(ValueError):
@@ -42,7 +51,7 @@ class ExportFormat(Protocol):
         """Raise ExportError when the shards cannot give this export (e.g. a modality they lack);
         asked of the first selected sample before anything is written."""
 
-    # per-sample formats: a sample's file in DIR is `<sample_id><suffix>`; other formats write `output_name`
+    # per-sample formats: a sample's file in DIR is `sample_file_name(sample_id, suffix)`; others write `output_name`
     suffix: str
     output_name: str
 

@@ -3,14 +3,16 @@
     with OutputLock(dest):                   # one writer per folder
         claim DIR/export.json                # format, pipeline hash, options: another export's folder is refused
         to do: the chosen samples whose file is not in DIR yet (per-sample formats), else all of them
-        workers (loky processes; this process with workers=1) -> DIR/<sample_id>.<ext>, atomically
+        workers (loky processes; this process with workers=1) -> DIR/<file of the id>.<ext>, atomically
         finish: the format's one file (table, manifest, pickle) from the rows of every sample in DIR
         summary + export_errors.jsonl
 
 Resumable as an extract is: every file appears complete or not at all (signprep.atomic), a file
 that exists is a finished sample, and a rerun of the same command exports the rest. A sample
-that fails (unreadable shard, an id unsafe as a file name, a full disk) is reported and costs
-only itself.
+that fails (unreadable shard, an id no sample can have, a full disk) is reported and costs
+only itself. A file is named by signprep.manifests.names.output_file_stem, the one rule for a
+sample's files: the id when it is a plain ASCII file name, else a safe ASCII stem with a hash
+(the table or manifest says which id each file holds).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tqdm import tqdm
 
 from signprep import __version__
 from signprep.atomic import atomic_write_text, remove_stale_temps_in
-from signprep.exports.format import Exported, ExportError, ExportFormat
+from signprep.exports.format import Exported, ExportError, ExportFormat, sample_file_name
 from signprep.extraction.lock import OutputLock
 from signprep.manifests.records import ManifestError, check_sample_id
 from signprep.shards.reader import ShardReader
@@ -161,7 +163,7 @@ def run_export(
         remove_stale_temps_in(dest)  # writes a killed run left unfinished
         atomic_write_text(dest / CLAIM_NAME, json.dumps({**claim, "chosen": chosen_sha, "signprep": __version__}))
         if fmt.per_sample and not force:
-            todo = [s for s in chosen if not (dest / f"{s}{fmt.suffix}").exists()]
+            todo = [s for s in chosen if not (dest / sample_file_name(s, fmt.suffix)).exists()]
         else:
             todo = list(chosen)
         summary.skipped = len(chosen) - len(todo)
@@ -213,7 +215,7 @@ def _reader(root: str, index_mtime: int) -> ShardReader:
 def export_one(fmt: ExportFormat, root: str, index_mtime: int, sample_id: str, dest: str) -> Exported:
     """Export one sample (what a worker runs); never raises for a bad sample."""
     try:
-        check_sample_id(sample_id)  # it names a file in DIR: never a path elsewhere
+        check_sample_id(sample_id)  # shards from elsewhere: an id the manifests would refuse is not re-exported
         return fmt.export_sample(_reader(root, index_mtime)[sample_id], Path(dest))
     except ManifestError as e:
         return Exported(sample_id, error=str(e))
@@ -290,11 +292,11 @@ def _finish(fmt, shards: Path, dest: Path, rows: dict[str, Any], summary) -> lis
         path = fmt.finish(dest, dict(sorted(rows.items())))[0]
         summary.bytes += path.stat().st_size
         return [path]
-    in_dest = {p.name[: -len(fmt.suffix)] for p in dest.iterdir() if p.name.endswith(fmt.suffix) and p.is_file()}
-    every = {s: r for s, r in fmt.read_rows(dest).items() if s in in_dest}
+    files = {p.name for p in dest.iterdir() if p.name.endswith(fmt.suffix) and p.is_file()}
+    every = {s: r for s, r in fmt.read_rows(dest).items() if sample_file_name(s, fmt.suffix) in files}
     every.update(rows)
     with ShardReader(shards) as reader:
-        unrecorded = sorted(s for s in in_dest - set(every) if s in reader)
+        unrecorded = sorted(s for s in reader if s not in every and sample_file_name(s, fmt.suffix) in files)
         every.update({s: fmt.row_of(reader[s]) for s in unrecorded})
     if not every:
         return []

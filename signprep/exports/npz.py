@@ -1,7 +1,8 @@
 """`--format npz`: one NumPy archive per sample and one CSV table of the samples' attributes.
 
-DIR/<sample_id>.npz (`numpy.load`; zip-deflated: 35% smaller than `np.savez` on three corpus
-samples, for ~20 ms more per sample), arrays as the shards store them (docs/shards.md):
+DIR/<sample_id>.npz (the safe stem of an id that is not a plain ASCII file name; `numpy.load`;
+zip-deflated: 35% smaller than `np.savez` on three corpus samples, for ~20 ms more per sample),
+arrays as the shards store them (docs/shards.md):
     keypoints            (T, K', 3) float32   x, y pixels of the stored frame; z = MediaPipe depth x width
     keypoint_confidence  (T, K') float32
     keypoint_present     (T, K') bool
@@ -10,8 +11,8 @@ samples, for ~20 ms more per sample), arrays as the shards store them (docs/shar
     + each dataset asked for with --modality (heatmaps, frames, flow, ...), as stored (uint8 heatmaps:
       value x `heatmap_scale` in the table)
 
-DIR/samples.csv: one row per archive in DIR: `sample_id`, `file`, then every sample attribute in
-name order (docs/shards.md lists them); numeric lists and nested values as JSON text.
+DIR/samples.csv (UTF-8): one row per archive in DIR: `sample_id`, `file`, then every sample attribute
+in name order (docs/shards.md lists them); lists (glosses, crop_box, ...) and nested values as JSON text.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from signprep.atomic import atomic_path, atomic_write_text
-from signprep.exports.format import Exported, ExportError
+from signprep.exports.format import Exported, ExportError, sample_file_name
 from signprep.exports.pose import require_keypoints
 from signprep.kernels.keypoint_layout import KeypointLayout
 from signprep.shards.reader import SampleView
@@ -71,16 +72,18 @@ class NpzExport:
         }
         for modality in self.modalities:
             arrays[modality] = sample.read(modality)
-        path = dest / f"{sample.sample_id}{self.suffix}"
+        path = dest / sample_file_name(sample.sample_id, self.suffix)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:  # a file object: given a name, numpy would append ".npz" itself
                 np.savez_compressed(f, **arrays)
         return Exported(sample.sample_id, path.stat().st_size, sample.num_frames, self.row_of(sample))
 
     def row_of(self, sample: SampleView) -> dict[str, str]:
-        row = {"sample_id": sample.sample_id, "file": f"{sample.sample_id}{self.suffix}"}
+        row = {"sample_id": sample.sample_id, "file": sample_file_name(sample.sample_id, self.suffix)}
         for key, value in sorted(sample.attrs.items()):
-            row[key] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+            if key in row:  # the sample_id attribute: the index's id (the group's name) is the one kept
+                continue
+            row[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
         return row
 
     def read_rows(self, dest: Path) -> dict[str, dict[str, str]]:

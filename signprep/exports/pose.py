@@ -1,6 +1,7 @@
 """`--format pose`: one pose-format `.pose` file per sample, and the manifest that imports them again.
 
-DIR/<sample_id>.pose: MediaPipe Holistic in pose-format's own header (pose, face, left hand,
+DIR/<sample_id>.pose (an id that is not a plain ASCII file name gets its safe stem:
+`sample_file_name`): MediaPipe Holistic in pose-format's own header (pose, face, left hand,
 right hand; pose-format's point names, limbs and colours; no world landmarks), the source
 video's width and height, the fps of the stored frames, one person; x, y in the source video's
 pixels, z MediaPipe's raw depth, confidence from `keypoint_confidence`, absent points 0 and masked
@@ -8,7 +9,8 @@ pixels, z MediaPipe's raw depth, confidence from `keypoint_confidence`, absent p
 frame range and frame rate are applied already.
 
 DIR/manifest.jsonl: one manifest record per file (`video_path` = the file's name, relative to
-DIR; gloss, label, signer, split, dataset, bbox of the sample), so that `signprep import
+DIR; the real sample id, gloss, glosses and translation, label, signer, split, dataset, bbox of
+the sample), so that `signprep import
 --format pose DIR --manifest DIR/manifest.jsonl` labels the files as the shards did.
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from signprep.atomic import atomic_write_bytes
-from signprep.exports.format import Exported, ExportError
+from signprep.exports.format import Exported, ExportError, sample_file_name
 from signprep.manifests.records import SampleRecord, read_manifest, write_manifest
 from signprep.pose_files import pose_bytes, pose_of_sample, require_pose_format
 from signprep.shards.reader import SampleView
@@ -45,7 +47,7 @@ class PoseExport:
 
     def export_sample(self, sample: SampleView, dest: Path) -> Exported:
         data = pose_bytes(pose_of_sample(sample))
-        atomic_write_bytes(dest / f"{sample.sample_id}{self.suffix}", data)
+        atomic_write_bytes(dest / sample_file_name(sample.sample_id, self.suffix), data)
         return Exported(sample.sample_id, bytes=len(data), frames=sample.num_frames, row=self.row_of(sample))
 
     def row_of(self, sample: SampleView) -> SampleRecord:
@@ -54,9 +56,11 @@ class PoseExport:
         bbox = a.get("bbox") or None
         return SampleRecord(
             sample_id=sample.sample_id,
-            video_path=f"{sample.sample_id}{self.suffix}",
+            video_path=sample_file_name(sample.sample_id, self.suffix),
             dataset=str(a["dataset"]),
             gloss=a["gloss"] or None,
+            glosses=tuple(a.get("glosses") or ()) or None,  # a sentence's, in signing order
+            translation=a.get("translation") or None,
             label=int(a["label"]),
             signer_id=a["signer_id"] or None,
             split=a["split"] or None,

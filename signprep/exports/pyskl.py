@@ -2,7 +2,8 @@
 
     {"split": {"train": [frame_dir, ...], "test": [...]},
      "annotations": [{"frame_dir", "label", "img_shape", "original_shape", "total_frames",
-                      "keypoint" (M, T, V, 2) float32, "keypoint_score" (M, T, V) float32}, ...],
+                      "keypoint" (M, T, V, 2) float32, "keypoint_score" (M, T, V) float32,
+                      + "glosses", "translation" for a sentence that has them}, ...],
      "keypoint_info": {...}, "glosses": {label: gloss}}      # signprep's additions; pyskl reads neither
 
 M = 1 (one signer), V = the keypoint subset's points (default SignVTCL's 79), in pixels of the
@@ -65,6 +66,10 @@ class PysklExport:
             "keypoint": keypoint[None],
             "keypoint_score": score[None],
         }
+        if a.get("glosses"):  # a sentence (PHOENIX, CSL-Daily): its glosses in signing order, for CTC
+            annotation["glosses"] = [str(g) for g in a["glosses"]]
+        if a.get("translation"):
+            annotation["translation"] = str(a["translation"])
         info = {
             "subset": self.keypoint_subset,
             "names": [layout.names()[i] for i in indices],

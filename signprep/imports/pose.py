@@ -4,7 +4,8 @@ Which file is a sample's: `DIR/<name>.pose`, where <name> is the stem of the sam
 in its manifest record (WLASL: the video id), which is what pose-format's `videos_to_poses` writes
 for a folder of videos; labels, splits, signers and frame ranges come from that record (a manifest
 file or a dataset builder). Without records, every `.pose` file of DIR is a sample of its own,
-unlabelled, named after its file.
+unlabelled, named after its file (signprep.manifests.names: any script; a name that cannot be an
+id is a rejected entry, and the other files are imported).
 
 The job is the extract job (signprep/extraction/runner.py) on a pipeline with `source: pose`:
 resume by index, parts, packing, lock, errors file, --workers, the summary. The keypoints come from
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from signprep.extraction.pipeline import PipelineConfig, on_pose_files
 from signprep.extraction.runner import ExtractSummary, run_extract
-from signprep.manifests.records import Manifest, ManifestError, SampleRecord, check_sample_id
+from signprep.manifests.names import printable
+from signprep.manifests.records import Manifest, ManifestCollector, ManifestError, SampleRecord, check_sample_id
 from signprep.pose_files import require_pose_format
 
 SUFFIX = ".pose"
@@ -35,21 +37,23 @@ def pose_manifest(poses_dir: Path, labels: Manifest | None = None) -> Manifest:
     if not poses_dir.is_dir():
         raise ManifestError(f"no folder of .pose files at {poses_dir}")
     if labels is None:
-        records = []
-        for path in sorted(p for p in poses_dir.glob(f"*{SUFFIX}") if not p.name.startswith(".")):  # ._x forks
-            try:
-                sample_id = check_sample_id(path.stem)
-            except ManifestError as e:
-                raise ManifestError(f"{path}: {e}") from None
-            records.append(SampleRecord(sample_id, str(path), UNLABELLED_DATASET))
-        if not records:
+        files = sorted(p for p in poses_dir.glob(f"*{SUFFIX}") if not p.name.startswith("."))  # ._x: macOS forks
+        if not files:
             raise ManifestError(f"no {SUFFIX} files in {poses_dir}")
-        return Manifest(records)
+        collector = ManifestCollector(poses_dir)  # a bad name costs its file only; NFC twins keep the first
+        for path in files:
+            collector.add(
+                printable(path.name),
+                lambda path=path: SampleRecord(check_sample_id(path.stem), str(path), UNLABELLED_DATASET),
+                sample_id=printable(path.stem),
+                present=True,
+            )
+        return collector.manifest()
     present, missing = [], []
     for record in labels.records + labels.missing:
         pose_file = poses_dir / f"{Path(record.video_path).stem}{SUFFIX}"
         (present if pose_file.is_file() else missing).append(dataclasses.replace(record, video_path=str(pose_file)))
-    return Manifest(present, missing)
+    return Manifest(present, missing, list(labels.rejected))
 
 
 def choose_records(manifest: Manifest, samples: list[str] | None = None, splits: list[str] | None = None) -> Manifest:
@@ -64,7 +68,8 @@ def choose_records(manifest: Manifest, samples: list[str] | None = None, splits:
     def chosen(record: SampleRecord) -> bool:
         return (not samples or record.sample_id in samples) and (not splits or (record.split or "") in splits)
 
-    return Manifest([r for r in manifest.records if chosen(r)], [r for r in manifest.missing if chosen(r)])
+    records, missing = [r for r in manifest.records if chosen(r)], [r for r in manifest.missing if chosen(r)]
+    return Manifest(records, missing, manifest.rejected if not samples and not splits else [])
 
 
 def run_import(

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 import shutil
 from pathlib import Path
 
 import h5py
+import numpy as np
 from typer.testing import CliRunner
 
 from signprep.atomic import temp_path_for
 from signprep.cli import app
 from signprep.extraction.lock import OutputLock
+from signprep.manifests import safe_file_name
+from signprep.shards import ShardReader
 from signprep.shards.schema import INDEX_NAME
 
 PAIRS = ["90008", "90009", "90039", "90040"]
+RTL = "rtl\u202efdp"  # a right-to-left override: displays as "rtlpdf", refused as an id
 
 
 def invoke(*args: str):
@@ -88,23 +93,37 @@ def test_the_pickle_is_redone_for_another_choice_only(dsft_shards: Path, tmp_pat
         assert [a["frame_dir"] for a in pickle.load(f)["annotations"]] == PAIRS
 
 
-def test_a_sample_id_unsafe_as_a_file_name_fails_alone(dsft_shards: Path, tmp_path: Path):
-    """Shards travel: an index (and shard) from elsewhere may name a sample '..evil'; it must not
-    become a file name, and the other samples are exported."""
+def test_ids_unsafe_as_file_names_get_safe_names_and_refused_ids_fail_alone(dsft_shards: Path, tmp_path: Path):
+    """Shards travel: an index (and shard) from elsewhere may name a sample '..evil' (a valid id, not a
+    file name: it gets the safe stem) or hold an id no manifest accepts (a bidi control: it fails alone)."""
     shards = tmp_path / "shards"
     shutil.copytree(dsft_shards, shards, ignore=shutil.ignore_patterns(".signprep.extraction.lock"))
     index = json.loads((shards / INDEX_NAME).read_text())
-    entry = index["samples"].pop("90008")
-    index["samples"]["..evil"] = entry
-    listed = index["shards"][entry["shard"]]["samples"]
-    listed[listed.index("90008")] = "..evil"
+    for old, new in (("90008", "..evil"), ("90009", RTL)):
+        entry = index["samples"].pop(old)
+        index["samples"][new] = entry
+        listed = index["shards"][entry["shard"]]["samples"]
+        listed[listed.index(old)] = new
+        with h5py.File(shards / entry["shard"], "r+") as f:
+            f["samples"].move(old, new)
     (shards / INDEX_NAME).write_text(json.dumps(index))
-    with h5py.File(shards / entry["shard"], "r+") as f:
-        f["samples"].move("90008", "..evil")
     result = invoke("export", shards, "-f", "npz", "-o", tmp_path / "out", "-j", "1")
     assert result.exit_code == 1, result.output
-    assert "failed  ..evil sample id '..evil' is not safe as a file or group name" in result.output
-    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == ["90009.npz", "90039.npz", "90040.npz"]
+    refused = f"sample id {RTL!r} holds the invisible character U+202E"  # repr: the control is escaped
+    assert refused in result.output
+    evil = f"{safe_file_name('..evil')}.npz"
+    assert evil.startswith("evil-") and len(evil) == len("evil-") + 20 + len(".npz")
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == sorted(["90039.npz", "90040.npz", evil])
+    with (tmp_path / "out" / "samples.csv").open(encoding="utf-8") as f:
+        assert {row["sample_id"]: row["file"] for row in csv.DictReader(f)}["..evil"] == evil
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / evil)["keypoints"], _keypoints(dsft_shards, "90008"))
     errors = [json.loads(line) for line in (tmp_path / "out" / "export_errors.jsonl").read_text().splitlines()]
-    assert [e["sample_id"] for e in errors] == ["..evil"] and "not safe" in errors[0]["error"]
-    assert not list(tmp_path.glob("*evil*")) and not list((tmp_path / "out").glob("*evil*"))
+    assert [e["sample_id"] for e in errors] == [RTL]
+    assert not list(tmp_path.glob("*evil*")) and not (tmp_path / "out" / "..evil.npz").exists()
+    rerun = invoke("export", shards, "-f", "npz", "-o", tmp_path / "out", "-j", "1")
+    assert "skipped (done)      : 3" in rerun.output, rerun.output  # the safe name is found again
+
+
+def _keypoints(shards: Path, sample_id: str) -> np.ndarray:
+    with ShardReader(shards) as reader:
+        return reader[sample_id].read("keypoints")

@@ -243,12 +243,22 @@ def test_choosing_samples_and_bad_arguments(pose_export: Path, tmp_path: Path):
     assert result.exit_code == 2 and "need --root" in result.output
     result = invoke("import", "--format", "openpose", pose_export, "-o", tmp_path / "bad")
     assert result.exit_code == 2 and "'openpose' is not one of 'pose'" in result.output
-    spaced = tmp_path / "spaced"
-    spaced.mkdir()
-    shutil.copy(pose_export / "90008.pose", spaced / "my clip.pose")
-    result = invoke("import", spaced, "-o", tmp_path / "bad")
-    assert result.exit_code == 2 and "my clip.pose" in result.output and "not safe" in result.output
-    assert not (tmp_path / "bad").exists()
+    named = tmp_path / "named"
+    named.mkdir()
+    rtl = "rtl\u202efdp"
+    for name in ("año 1", " lead", rtl):  # any script is an id; a stray space or a bidi control is not
+        shutil.copy(pose_export / "90008.pose", named / f"{name}.pose")
+    result = invoke("import", named, "-o", tmp_path / "named-out", "-j", "1")
+    assert result.exit_code == 1, result.output  # the bad names are rejected entries; the rest is imported
+    assert "imported now        : 1 (" in result.output and "rejected entries    : 2" in result.output
+    with ShardReader(tmp_path / "named-out") as reader:
+        assert list(reader) == ["año 1"]
+    rows = [json.loads(line) for line in (tmp_path / "named-out" / "extract_errors.jsonl").open(encoding="utf-8")]
+    reasons = {row["sample_id"]: row["error"] for row in rows if row["status"] == "rejected"}
+    assert reasons == {
+        " lead": "sample id ' lead' has leading or trailing whitespace",
+        rtl: f"sample id {rtl!r} holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE)",
+    }
 
 
 def test_a_record_can_name_its_pose_file_by_its_video(pose_export: Path, tmp_path: Path):
