@@ -1,16 +1,20 @@
 """Shards from a folder of pose-format `.pose` files, without video (`signprep import --format pose`).
 
 Which file is a sample's: `DIR/<name>.pose`, where <name> is the stem of the sample's video file
-in its manifest record (WLASL: the video id), which is what pose-format's `videos_to_poses` writes
-for a folder of videos; labels, splits, signers and frame ranges come from that record (a manifest
-file or a dataset builder). Without records, every `.pose` file of DIR is a sample of its own,
-unlabelled, named after its file (signprep.manifests.names: any script; a name that cannot be an
-id is a rejected entry, and the other files are imported).
+(or frame folder) in its manifest record (WLASL: the video id), which is what pose-format's
+`videos_to_poses` writes for a folder of videos; for a frame-folder pattern (PHOENIX's
+`<name>/1/*.png`, whose last folder names no sample) the sample id's file stem
+(`output_file_stem`: the id itself for PHOENIX's ASCII names). Several records may share a file
+(How2Sign's sentences are time ranges of one raw video). Labels, glosses, translations, splits,
+signers and frame or time ranges come from that record (a manifest file or a dataset builder).
+Without records, every `.pose` file of DIR is a sample of its own, unlabelled, named after its
+file (signprep.manifests.names: any script; a name that cannot be an id is a rejected entry, and
+the other files are imported).
 
 The job is the extract job (signprep/extraction/runner.py) on a pipeline with `source: pose`:
 resume by index, parts, packing, lock, errors file, --workers, the summary. The keypoints come from
 the files (signprep/pose_files.py: pixels of the file's video, z scaled by its width), each
-record's frame range and the pipeline's decode.fps select their frames as they would a video's,
+record's frame or time range and the pipeline's decode.fps select their frames as they would a video's,
 and keypoint-only stages (heatmaps) run on them; a stage that needs frames is refused before
 anything runs (`on_pose_files`). A bad file fails alone, named, with stage "read".
 """
@@ -22,9 +26,10 @@ from pathlib import Path
 
 from signprep.extraction.pipeline import PipelineConfig, on_pose_files
 from signprep.extraction.runner import ExtractSummary, run_extract
-from signprep.manifests.names import printable
+from signprep.manifests.names import output_file_stem, printable
 from signprep.manifests.records import Manifest, ManifestCollector, ManifestError, SampleRecord, check_sample_id
 from signprep.pose_files import require_pose_format
+from signprep.video.frame_folder import split_pattern
 
 SUFFIX = ".pose"
 UNLABELLED_DATASET = "pose"  # the `dataset` of files imported without records
@@ -51,9 +56,16 @@ def pose_manifest(poses_dir: Path, labels: Manifest | None = None) -> Manifest:
         return collector.manifest()
     present, missing = [], []
     for record in labels.records + labels.missing:
-        pose_file = poses_dir / f"{Path(record.video_path).stem}{SUFFIX}"
+        pose_file = pose_file_of(record, poses_dir)
         (present if pose_file.is_file() else missing).append(dataclasses.replace(record, video_path=str(pose_file)))
     return Manifest(present, missing, list(labels.rejected))
+
+
+def pose_file_of(record: SampleRecord, poses_dir: Path) -> Path:
+    """The .pose file of `record` in `poses_dir` (the module's docstring says which)."""
+    _, pattern = split_pattern(record.video_path)
+    stem = output_file_stem(record.sample_id) if pattern is not None else Path(record.video_path).stem
+    return poses_dir / f"{stem}{SUFFIX}"
 
 
 def choose_records(manifest: Manifest, samples: list[str] | None = None, splits: list[str] | None = None) -> Manifest:

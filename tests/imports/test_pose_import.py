@@ -229,6 +229,44 @@ def test_labels_from_a_dataset_builder_missing_files_and_resume(football_file: P
     assert result.exit_code == 3 and "holds shards of another pipeline configuration" in result.output
 
 
+PHOENIX_ROWS = {  # the release's corpus files, in its own format: name|video|start|end|speaker|orth|translation
+    "train": "01April_2010_Thursday_heute-6697|01April_2010_Thursday_heute-6697/1/*.png|-1|-1|Signer04|"
+    "ORT REGEN DURCH REGION|es regnet hier und da",
+    "dev": "11August_2010_Wednesday_tagesschau-2|11August_2010_Wednesday_tagesschau-2/1/*.png|-1|-1|Signer08|"
+    "DRUCK TIEF KOMMEN|tiefer luftdruck bestimmt in den nächsten tagen unser wetter",
+    "test": "25October_2010_Monday_tagesschau-22|25October_2010_Monday_tagesschau-22/1/*.png|-1|-1|Signer01|"
+    "MITTWOCH REGEN KOENNEN|am mittwoch hier und da nieselregen",
+}
+
+
+def test_sentences_of_a_frame_folder_dataset_labelled_by_its_builder(football_file: Path, tmp_path: Path):
+    """-d phoenix2014t: a sentence's file is DIR/<name>.pose, whether its record names the `<name>/1/*.png`
+    pattern (its folder exists) or the `<split>/<name>` folder (the frames are not there)."""
+    top = tmp_path / "PHOENIX-2014-T-release-v3"
+    manual = top / "PHOENIX-2014-T" / "annotations" / "manual"
+    manual.mkdir(parents=True)
+    for split, row in PHOENIX_ROWS.items():
+        header = "name|video|start|end|speaker|orth|translation"
+        (manual / f"PHOENIX-2014-T.{split}.corpus.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
+    frames = top / "PHOENIX-2014-T" / "features" / "fullFrame-210x260px"
+    (frames / "train" / "01April_2010_Thursday_heute-6697" / "1").mkdir(parents=True)  # the pattern's folder
+    poses = tmp_path / "poses"
+    poses.mkdir()
+    for name in ("01April_2010_Thursday_heute-6697", "11August_2010_Wednesday_tagesschau-2"):
+        shutil.copy(football_file, poses / f"{name}.pose")
+    result = invoke("import", poses, "-d", "phoenix2014t", "--root", top, "-o", tmp_path / "out", "-j", "1")
+    assert result.exit_code == 0, result.output
+    assert "imported now        : 2 (124 frames" in result.output and "missing file        : 1" in result.output
+    with ShardReader(tmp_path / "out") as reader:
+        assert list(reader) == ["01April_2010_Thursday_heute-6697", "11August_2010_Wednesday_tagesschau-2"]
+        a = reader["01April_2010_Thursday_heute-6697"].attrs
+        assert a["source_path"] == str(poses / "01April_2010_Thursday_heute-6697.pose")
+        assert tuple(a["glosses"]) == ("ORT", "REGEN", "DURCH", "REGION")
+        assert a["translation"] == "es regnet hier und da"
+        assert (a["split"], a["signer_id"], a["dataset"], a["label"]) == ("train", "Signer04", "phoenix2014t", -1)
+        assert reader["11August_2010_Wednesday_tagesschau-2"].attrs["split"] == "dev"
+
+
 def test_choosing_samples_and_bad_arguments(pose_export: Path, tmp_path: Path):
     manifest = pose_export / "manifest.jsonl"
     result = invoke("import", pose_export, "--manifest", manifest, "--split", "test", "-o", tmp_path / "t", "-j", "1")
