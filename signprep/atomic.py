@@ -11,7 +11,8 @@ checkpoints, metrics, features files, caches, pictures):
    space the next writes need) and leave an earlier `NAME` untouched.
 
 A SIGKILL can still leave a `*.tmp` behind: `remove_stale_temps(path)` clears those of one
-destination, and `shards.recover` those of an output directory.
+destination, `remove_stale_temps_in(folder)` those of every destination in a folder (the export
+job, under its lock), and `shards.recover` those of an output directory.
 
 A failed write (disk full, quota, I/O error) raises `WriteError`: one line naming the file
 and the reason, with what to do when the disk is full. Python's own OSError from a failed
@@ -47,6 +48,7 @@ __all__ = [
     "atomic_write_text",
     "fsync_path",
     "remove_stale_temps",
+    "remove_stale_temps_in",
     "write_failure",
 ]
 
@@ -107,6 +109,18 @@ def remove_stale_temps(path: Path) -> None:
     destinations that one process writes at a time (a run's checkpoint)."""
     for stale in Path(path).parent.glob(f"{Path(path).name}.*{TEMP_SUFFIX}"):
         stale.unlink(missing_ok=True)
+
+
+def remove_stale_temps_in(folder: Path) -> list[Path]:
+    """Delete the temporary files this module's writers left in `folder` (names `NAME.<pid>-<8 hex>.tmp`;
+    other `.tmp` files are not ours). Only while no other process writes there (a held output lock)."""
+    stale = [p for p in Path(folder).glob(f"*{TEMP_SUFFIX}") if _TEMP_NAME.search(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+_TEMP_NAME = re.compile(rf"\.\d+-[0-9a-f]{{8}}{re.escape(TEMP_SUFFIX)}$")
 
 
 @contextmanager

@@ -18,9 +18,11 @@ from signprep.commands import (
     dsft,
     example,
     exit_code_table,
+    export,
     extract,
     fail,
     handpose,
+    imports,
     inspect,
     manifest,
     plan,
@@ -81,6 +83,20 @@ app.command(epilog=example("signprep inspect out/wlasl --json"))(inspect.inspect
 app.command(epilog=example("signprep verify out/wlasl --repair"))(verify.verify)
 app.command(epilog=example("signprep render out/wlasl -s 90012 -s 90029 --mp4"))(render.render)
 app.command(epilog=example("signprep plan -d wlasl --root WLASL/ -p multimodal -j 64 --json"))(plan.plan)
+app.command(
+    epilog=example(
+        "signprep export out/wlasl --format pose --to poses/",
+        "signprep export out/wlasl -f pyskl -o pyskl/ --keypoint-subset signvtcl79",
+        "signprep export out/wlasl -f npz -o npz/ -m heatmaps --split train",
+    )
+)(export.export)
+app.command(
+    "import",
+    epilog=example(
+        "signprep import -f pose poses/ --manifest poses/manifest.jsonl -o out/pz",
+        "signprep import poses/ -d wlasl --root WLASL/ -o out/wlasl-from-poses",
+    ),
+)(imports.import_)
 
 train_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None, help="Train a model on a shard directory (needs the `train` extra)."

@@ -178,6 +178,34 @@ def dsft_shards(tmp_path_factory, records, write_pipeline) -> Path:
 
 
 @pytest.fixture(scope="session")
+def text_cache(dsft_shards, tmp_path_factory) -> Path:
+    """The real all-MiniLM-L6-v2 embeddings of dsft_shards' vocabulary, computed once (a DSFT run's
+    text cache: copy it into the run's folder)."""
+    import numpy as np
+
+    from signprep.data import Vocabulary
+    from signprep.models.text import MINILM, GlossTextEmbedder
+
+    folder = tmp_path_factory.mktemp("text-cache")
+    vocab = Vocabulary.from_shards(dsft_shards)
+    emb = GlossTextEmbedder(MINILM, folder)(vocab.glosses)
+    assert emb.shape == (2, 384) and np.allclose(emb.norm(dim=1), 1, atol=1e-5)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pose_export(tmp_path_factory, dsft_shards) -> Path:
+    """dsft_shards (the four pair clips at 12 fps) exported as pose-format .pose files, with the
+    manifest.jsonl that labels them for an import. Read only."""
+    from signprep.exports import PoseExport, run_export
+
+    folder = tmp_path_factory.mktemp("pose-export") / "poses"
+    summary = run_export(dsft_shards, PoseExport(), folder, progress=False)
+    assert summary.exit_code == 0 and summary.done_now == len(PAIR_IDS), summary.render()
+    return folder
+
+
+@pytest.fixture(scope="session")
 def hand_shards(tmp_path_factory, records, write_pipeline) -> Path:
     """Keypoint and hand-crop shards of the four pair clips, 12 fps."""
     root = tmp_path_factory.mktemp("hand-crops-pairs")

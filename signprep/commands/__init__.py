@@ -24,17 +24,29 @@ class ExitCode(IntEnum):
         member.meaning = meaning
         return member
 
-    OK = 0, "success (extract: every sample with a video is in the shards; missing videos are reported)"
+    OK = (
+        0,
+        (
+            "success (extract, import: every sample with a video or .pose file is in the shards; missing ones are "
+            "reported)"
+        ),
+    )
     FAILED = (
         1,
         (
-            "some samples failed, or metadata entries were rejected (each listed in OUT/extract_errors.jsonl with "
-            "its stage and reason; every other sample is extracted) or writing failed (a full disk: finished "
-            "samples are kept, free space and rerun); verify: problems found"
+            "some samples failed, or metadata entries were rejected (each listed in OUT/extract_errors.jsonl, or "
+            "export_errors.jsonl, with its stage and reason; every other sample is done) or writing failed (a full "
+            "disk: finished samples are kept, free space and rerun); verify: problems found"
         ),
     )
     USAGE = 2, "bad arguments or configuration, or metadata that cannot be read at all"
-    LOCKED = 3, "the output directory is locked by another run or holds another pipeline's shards"
+    LOCKED = (
+        3,
+        (
+            "the output directory is locked by another run or holds another pipeline's shards (export: another "
+            "export's files)"
+        ),
+    )
     INTERRUPTED = 130, "interrupted (finished samples are kept; rerun the same command to continue)"
 
 

@@ -9,6 +9,11 @@ re-packing never invalidates finished samples.
 Each key under `stages:` holds that stage's own configuration model, defined
 with the stage (signprep/stages/<stage>.py); the section itself is derived
 from the stage list `signprep.stages.STAGES`.
+
+`source` says where a sample's data comes from: its video (decoded; every
+stage runs), or a pose-format `.pose` file of its keypoints (`signprep
+import`): the file's keypoints stand for the keypoint stage's outputs, and only
+stages that read keypoints alone run on them (`check_pose_source`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ from signprep.config_models import StrictConfig
 from signprep.configs import PIPELINES, ConfigError, format_validation_error
 from signprep.stages import STAGES, enabled_stages
 from signprep.stages.contract import DECODER_ENTRIES
+from signprep.stages.keypoints import KEYPOINT_ENTRIES
+
+Source = Literal["video", "pose"]
+# what a frame record holds before any stage runs, by source: a pose file gives the keypoint stage's outputs
+SOURCE_ENTRIES: dict[str, tuple[str, ...]] = {"video": DECODER_ENTRIES, "pose": ("index", *KEYPOINT_ENTRIES)}
+KEYPOINT_STAGE = "keypoints"  # the stage a pose file stands for
 
 
 class DecodeConfig(StrictConfig):
@@ -73,6 +84,8 @@ class StorageConfig(StrictConfig):
 class PipelineConfig(StrictConfig):
     name: str
     description: str = ""
+    # "video": a record's video_path is a video; "pose": a pose-format .pose file of its keypoints
+    source: Source = "video"
     decode: DecodeConfig = DecodeConfig()
     stages: StagesConfig = StagesConfig()
     storage: StorageConfig = StorageConfig()
@@ -81,20 +94,65 @@ class PipelineConfig(StrictConfig):
         """sha256 (16 hex) of what determines the stored sample data."""
         # exclude_none: adding an optional stage to the schema leaves existing hashes alone
         content = self.model_dump(include={"decode", "stages"}, exclude_none=True)
+        if self.source != "video":  # hashes of video pipelines stay what they were before `source`
+            content["source"] = self.source
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(), sort_keys=True)
+        dump = self.model_dump()
+        if self.source == "video":
+            del dump["source"]  # the dump every shard held before `source` existed
+        return json.dumps(dump, sort_keys=True)
 
 
 def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"invalid pipeline configuration {source}: expected a mapping at the top level")
     try:
-        return PipelineConfig.model_validate(data)
+        pipeline = PipelineConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(format_validation_error("pipeline", source, e)) from None
+    check_pose_source(pipeline, source)
+    return pipeline
+
+
+def check_pose_source(pipeline: PipelineConfig, where: str = "") -> None:
+    """Raise ConfigError, naming the stage or decode key, unless the pipeline can run on .pose files:
+    a pose file holds keypoints, not frames, so every stage must read only keypoints (heatmaps) or
+    what such a stage adds, and the decode options that change frames do not apply. A no-op for a
+    video pipeline."""
+    if pipeline.source != "pose":
+        return
+    name = f"pipeline {pipeline.name!r}" + (f" ({where})" if where and where != "<config>" else "")
+    for key in ("crop_to_bbox", "resize_short_side"):
+        if getattr(pipeline.decode, key):
+            raise ConfigError(
+                f"{name}: decode.{key} changes video frames; a pose file's keypoints are stored in its own "
+                "pixels (remove the key to import)"
+            )
+    enabled = enabled_stages(pipeline.stages)
+    if not any(spec.name == KEYPOINT_STAGE for spec, _ in enabled):
+        raise ConfigError(f"{name}: the {KEYPOINT_STAGE} stage is off; a pose file's keypoints stand for its outputs")
+    available = set(SOURCE_ENTRIES["pose"])
+    for spec, config in enabled:
+        if spec.name == KEYPOINT_STAGE:
+            continue
+        needs = [entry for entry in config.requires() if entry not in available]
+        if needs:
+            raise ConfigError(
+                f"{name}: stage {spec.name!r} needs {', '.join(map(repr, needs))} from the video, which a .pose "
+                "file does not hold; on pose files only stages that read keypoints run (heatmaps). Remove the "
+                f"stage, or extract from the videos"
+            )
+        available.update(spec.adds)
+
+
+def on_pose_files(pipeline: PipelineConfig) -> PipelineConfig:
+    """The same pipeline with `source: pose` (what `signprep import` runs); ConfigError as check_pose_source."""
+    pose = pipeline.model_copy(update={"source": "pose"})
+    check_pose_source(pose)
+    return pose
 
 
 def shipped_pipelines() -> list[str]:

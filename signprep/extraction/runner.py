@@ -34,7 +34,7 @@ from signprep.extraction.backends import check_backend, open_backend
 from signprep.extraction.free_memory import release_free_memory
 from signprep.extraction.lock import OutputLock
 from signprep.extraction.native_logs import send_native_logs_to
-from signprep.extraction.pipeline import PipelineConfig
+from signprep.extraction.pipeline import PipelineConfig, check_pose_source
 from signprep.extraction.sample import SampleResult, extract_sample, storage_of
 from signprep.manifests.records import Manifest, RejectedEntry, SampleRecord, write_manifest
 from signprep.shards.index import ShardIndex, output_conflict
@@ -53,9 +53,27 @@ class PipelineMismatch(RuntimeError):
     """The output directory holds shards of a different pipeline configuration."""
 
 
+# what the summary, the progress bar and the errors file call a job's inputs, by pipeline source
+@dataclass(frozen=True)
+class JobNames:
+    job: str  # "signprep extract: OUT"
+    done: str  # "extracted now"
+    unit: str  # the progress bar's unit
+    missing: str  # "missing video"
+    missing_status: str  # the errors file's status of a sample without its input
+    not_found: str  # its error: "video file not found: PATH"
+
+
+JOB_NAMES = {
+    "video": JobNames("extract", "extracted now", "video", "missing video", "missing_video", "video file not found"),
+    "pose": JobNames("import", "imported now", "file", "missing file", "missing_file", "pose file not found"),
+}
+
+
 @dataclass
 class ExtractSummary:
     out_dir: str
+    source: str = "video"  # the pipeline's: "video" (signprep extract) or "pose" (signprep import)
     total: int = 0  # samples in the manifest, missing videos included
     done_now: int = 0
     skipped: int = 0  # already in the shards with this pipeline
@@ -81,14 +99,14 @@ class ExtractSummary:
 
     def render(self) -> str:
         fps = self.frames / self.seconds if self.seconds else 0.0
+        names = JOB_NAMES[self.source]
         lines = [
-            f"signprep extract: {self.out_dir}",
+            f"signprep {names.job}: {self.out_dir}",
             f"  samples in manifest : {self.total}",
-            f"  extracted now       : {self.done_now}"
-            f" ({self.frames} frames in {self.seconds:.1f} s, {fps:.1f} frames/s)",
+            f"  {names.done:<20}: {self.done_now} ({self.frames} frames in {self.seconds:.1f} s, {fps:.1f} frames/s)",
             f"  skipped (done)      : {self.skipped}",
             f"  failed              : {len(self.failed)}",
-            f"  missing video       : {len(self.missing)}",
+            f"  {names.missing:<20}: {len(self.missing)}",
             f"  rejected entries    : {len(self.rejected)}",
         ]
         for r in self.failed[:10]:
@@ -158,13 +176,17 @@ def run_extract(
 
     backend: "loky" (processes on this machine) or "dask" (signprep.extraction.backends): a
     local Dask cluster of `workers` processes, or the existing cluster at `address`.
+    A pipeline with `source: pose` reads each record's keypoints from the pose-format file its
+    `video_path` names (`signprep import`; signprep.extraction.sample).
     """
     check_backend(backend, address)  # a wrong option fails before the output directory is touched
+    check_pose_source(pipeline)
     out_dir = Path(out_dir)
     manifest = _first_of_each_id(manifest)
     summary = ExtractSummary(
-        str(out_dir), total=len(manifest), missing=list(manifest.missing), rejected=list(manifest.rejected)
-    )
+        str(out_dir), source=pipeline.source, total=len(manifest), missing=list(manifest.missing),
+        rejected=list(manifest.rejected),
+    )  # fmt: skip
     with OutputLock(out_dir):
         index = _prepare_out_dir(out_dir, pipeline, force)
         recovered = recover(out_dir, index)
@@ -232,7 +254,10 @@ def _run_parallel(todo, pipeline, out_dir, packer, summary, progress, on_result,
     pending = [_with_absolute_video(r) for r in reversed(todo)]
     in_flight: dict[Future, SampleRecord] = {}
     executor = start_backend()
-    bar = tqdm(total=len(todo), desc="extract", unit="video", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    names = JOB_NAMES[pipeline.source]
+    bar = tqdm(
+        total=len(todo), desc=names.job, unit=names.unit, disable=not progress, file=sys.stderr, dynamic_ncols=True
+    )
     try:
         while pending or in_flight:
             queue_size = 2 * executor.slots  # asked each round: a cluster may gain or lose workers
@@ -282,14 +307,15 @@ def _record_result(result: SampleResult, packer: ShardPacker, summary: ExtractSu
 
 
 def _write_errors(out_dir: Path, summary: ExtractSummary) -> None:
-    """This run's failures, missing videos and rejected metadata entries, one JSON object per line
-    (rewritten each run)."""
+    """This run's failures, missing videos (or pose files) and rejected metadata entries, one JSON object
+    per line (rewritten each run)."""
+    names = JOB_NAMES[summary.source]
     rows = [
         {"sample_id": r.sample_id, "status": "failed", "stage": r.stage, "video_path": r.video_path, "error": r.error}
         for r in summary.failed
     ] + [
-        {"sample_id": r.sample_id, "status": "missing_video", "stage": "manifest", "video_path": r.video_path,
-         "error": f"video file not found: {r.video_path}"}
+        {"sample_id": r.sample_id, "status": names.missing_status, "stage": "manifest", "video_path": r.video_path,
+         "error": f"{names.not_found}: {r.video_path}"}
         for r in summary.missing
     ] + [
         {"sample_id": e.sample_id, "status": "rejected", "stage": "manifest", "metadata": e.metadata,

@@ -3,6 +3,12 @@
 This is what a worker process runs per video. It never raises for a bad
 video: every failure comes back as a `SampleResult` naming the stage and the
 reason, so one broken file costs only itself.
+
+A pipeline whose `source` is "pose" reads the sample's keypoints from the
+pose-format file its record names instead (`signprep import`): the frame
+records then carry the keypoint stage's outputs, read from the file, and the
+other stages (keypoint-only ones: the pipeline checks) run on them as on
+decoded frames.
 """
 
 from __future__ import annotations
@@ -13,19 +19,22 @@ import resource
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from signprep.extraction.pipeline import PipelineConfig
+from signprep.extraction.pipeline import KEYPOINT_STAGE, PipelineConfig
 from signprep.manifests.records import SampleRecord
+from signprep.pose_files import PoseFileError, read_pose_keypoints
 from signprep.shards.schema import GlossSequence
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
 from signprep.stages.contract import FrameStage, process_frames
 from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, source_sha256
+from signprep.video.frame_selection import FrameSelection
 
 
 @dataclass
@@ -44,8 +53,11 @@ class SampleResult:
 
 
 def build_stages(pipeline: PipelineConfig) -> list[FrameStage]:
-    """The configured stages, in the order they run on each frame."""
+    """The configured stages, in the order they run on each frame (on pose files: all but the keypoint
+    stage, whose outputs the file holds)."""
     enabled = enabled_stages(pipeline.stages)
+    if pipeline.source == "pose":
+        enabled = [(spec, config) for spec, config in enabled if spec.name != KEYPOINT_STAGE]
     # a stage with optional outputs makes those that the pipeline's stages read
     read = frozenset(entry for _, config in enabled for entry in config.requires())
     return [spec.build(config, read) for spec, config in enabled]
@@ -86,16 +98,21 @@ def _chunks(frames, size: int):
         yield chunk
 
 
-def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple[dict[str, list], list[int]]:
+def _run_stages(
+    frame_records: Iterable[dict[str, Any]], stages: list[FrameStage], video: Callable[[], VideoInfo]
+) -> tuple[dict[str, list], list[int]]:
+    """Run the stages over the sample's frame records (each holds `index` and what the source gives:
+    `rgb`, or the keypoint entries); returns every added entry's values by name, and the indices.
+    `video()` is the sample's VideoInfo, asked once the first frames are there (a decoder learns it
+    when it starts)."""
     outputs: dict[str, list] = defaultdict(list)
     indices: list[int] = []
     opened = False
-    for chunk in _chunks(frames, CHUNK_FRAMES):
+    for records in _chunks(frame_records, CHUNK_FRAMES):
         if not opened:
             for stage in stages:
-                stage.open(sample.info)
+                stage.open(video())
             opened = True
-        records: list[dict[str, Any]] = [{"rgb": frame.rgb, "index": frame.index} for frame in chunk]
         for stage in stages:
             try:
                 added = process_frames(stage, records)
@@ -106,7 +123,7 @@ def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple
                 for name, value in frame_added.items():
                     if not name.startswith("_"):  # "_name": shared with later stages, not stored
                         outputs[name].append(value)
-        indices.extend(frame.index for frame in chunk)
+        indices.extend(record["index"] for record in records)
     for stage in stages:
         stage.close()
     return outputs, indices
@@ -128,8 +145,9 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
     )
     failures = []
     for _decoder, frames in sample.attempts():
+        records = ({"rgb": frame.rgb, "index": frame.index} for frame in frames)
         try:
-            outputs, indices = _run_stages(frames, stages, sample)
+            outputs, indices = _run_stages(records, stages, lambda: sample.info)
         except DecodeError as e:
             failures.append(str(e))
             continue
@@ -149,6 +167,42 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
             sample.info.decoder_note = "; ".join(filter(None, failures + [sample.info.decoder_note]))
         return arrays, sample.info
     raise DecodeError("; ".join(failures))
+
+
+# the decoder name in the attributes of a sample read from a pose file
+POSE_FILE_DECODER = "pose-file"
+
+
+def read_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: list[FrameStage]):
+    """Read the keypoints of the sample from its pose-format file (the record's video_path), keep the
+    frames of its range and frame rate, and run the stages on them. Returns (arrays, VideoInfo, attrs
+    of the keypoints) with the stored frame = the file's video (signprep/pose_files.py)."""
+    pose = read_pose_keypoints(record.video_path)
+    total = len(pose.keypoints)
+    selection = FrameSelection(
+        record.frame_start, record.frame_end, pipeline.decode.fps, time_start=record.time_start,
+        time_end=record.time_end,
+    )  # fmt: skip
+    kept = selection.indices(total, pose.fps)  # the file's fps is checked > 0 by the reader
+    if not kept:
+        raise PoseFileError(f"no frames in {selection.describe()} of {record.video_path} ({total} frames)")
+    info = VideoInfo(
+        record.video_path, pose.fps, total, pose.width, pose.height, decoder=POSE_FILE_DECODER,
+        decoder_note=pose.note, decoded_frames=total, reached_end=True, width=pose.width, height=pose.height,
+    )  # fmt: skip
+    records = (
+        {"index": i, "keypoints": pose.keypoints[i], "keypoint_confidence": pose.confidence[i],
+         "keypoint_present": pose.present[i]}
+        for i in kept
+    )  # fmt: skip
+    outputs, indices = _run_stages(records, stages, lambda: info)
+    index = np.asarray(indices, np.int32)
+    arrays = {name: np.stack(values) for name, values in outputs.items()}
+    arrays.update(
+        keypoints=pose.keypoints[index], keypoint_confidence=pose.confidence[index],
+        keypoint_present=pose.present[index], frame_indices=index,
+    )  # fmt: skip
+    return arrays, info, pose.attrs()
 
 
 def sample_attrs(
@@ -193,6 +247,10 @@ def sample_attrs(
     return attrs
 
 
+# failures of the input or a stage, whose messages say it all (no exception type, no traceback)
+_INPUT_ERRORS = (DecodeError, PoseFileError, _StageFailure)
+
+
 def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: str | Path) -> SampleResult:
     """Extract one sample into `parts_dir/<sample_id>.h5`; never raises for bad input."""
     t0 = time.perf_counter()
@@ -200,15 +258,19 @@ def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: st
     stage = "setup"
     try:
         stages = stages_for(pipeline)
-        stage = "decode"
-        sha = source_sha256(record.video_path)
+        stage = "read" if pipeline.source == "pose" else "decode"
+        sha = source_sha256(record.video_path)  # a pose file's bytes, as a video's
+        source_attrs: dict[str, Any] = {}
         try:
-            arrays, info = decode_and_process(record, pipeline, stages)
+            if pipeline.source == "pose":
+                arrays, info, source_attrs = read_and_process(record, pipeline, stages)
+            else:
+                arrays, info = decode_and_process(record, pipeline, stages)
         except _StageFailure as e:
             stage = e.stage
             raise
         stage = "write"
-        attrs = sample_attrs(record, info, arrays, stages, sha, pipeline.decode.fps)
+        attrs = {**sample_attrs(record, info, arrays, stages, sha, pipeline.decode.fps), **source_attrs}
         part = write_part(
             Path(parts_dir),
             record.sample_id,
@@ -222,8 +284,8 @@ def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: st
         result.frames = attrs["num_frames"]
     except Exception as e:  # report, never propagate: the run goes on
         result.stage = stage
-        result.error = f"{e}" if isinstance(e, (DecodeError, _StageFailure)) else f"{type(e).__name__}: {e}"
-        if not isinstance(e, (DecodeError, _StageFailure, OSError)):
+        result.error = f"{e}" if isinstance(e, _INPUT_ERRORS) else f"{type(e).__name__}: {e}"
+        if not isinstance(e, (*_INPUT_ERRORS, OSError)):
             result.error += "\n" + traceback.format_exc(limit=5)
     result.seconds = time.perf_counter() - t0
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

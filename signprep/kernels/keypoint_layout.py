@@ -90,10 +90,20 @@ class KeypointLayout:
         `upper_body`, `face26`, `hands`: its parts; `pose`, `face`, `left_hand`,
         `right_hand`, `all`: whole components.
         """
-        pose0 = self.components["pose"][0]
-        face0 = self.components["face"][0]
         if name in self.components:
             return np.arange(*self.components[name])
+        parts = self._parts()
+        if name not in parts:
+            raise KeyError(f"unknown keypoint subset {name!r}; known: {', '.join(self.subset_names())}")
+        return np.asarray(parts[name], dtype=np.int64)
+
+    def subset_names(self) -> list[str]:
+        """Every name `subset` takes, sorted."""
+        return sorted([*self._parts(), *self.components])
+
+    def _parts(self) -> dict[str, list[int]]:
+        pose0 = self.components["pose"][0]
+        face0 = self.components["face"][0]
         parts = {
             "upper_body": [pose0 + i for i in UPPER_BODY_11],
             "face26": [face0 + i for i in FACE_26.values()],
@@ -101,10 +111,7 @@ class KeypointLayout:
             "all": list(range(self.num_points)),
         }
         parts["signvtcl79"] = parts["upper_body"] + parts["face26"] + parts["hands"]
-        if name not in parts:
-            known = sorted(list(parts) + list(self.components))
-            raise KeyError(f"unknown keypoint subset {name!r}; known: {', '.join(known)}")
-        return np.asarray(parts[name], dtype=np.int64)
+        return parts
 
     def skeleton(self) -> list[tuple[int, int]]:
         """Edges of the body and both hands, as index pairs into the stored K axis."""

@@ -34,6 +34,8 @@ from signprep.video.decode import VideoInfo
 # what the stage adds to each frame record, read by the stages that work on keypoints
 KEYPOINT_ENTRIES = ("keypoints", "keypoint_confidence", "keypoint_present")
 SEGMENTATION_ENTRY = "_segmentation"
+# the sample attribute `keypoint_units` (also of samples imported from pose files)
+KEYPOINT_UNITS = "pixels of the stored frame; z = MediaPipe depth x frame width"
 
 # 65.1 ms: Holistic, model_complexity 1. Bytes: the whole sample corpus (37 clips, 4828 frames)
 # extracted with keypoints + person_mask + hand_crops: keypoints 4738 + confidence 109 +
@@ -132,7 +134,7 @@ class HolisticKeypoints:
     def attrs(self) -> dict[str, Any]:
         return {
             "keypoint_layout": json.dumps(self.layout.to_attr()),
-            "keypoint_units": "pixels of the stored frame; z = MediaPipe depth x frame width",
+            "keypoint_units": KEYPOINT_UNITS,
         }
 
 

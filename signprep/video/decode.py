@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from signprep.video.frame_folder import (
     list_frames,
     read_frames,
 )
+from signprep.video.frame_selection import FrameSelection, NoFrameRate
 from signprep.video.mp4 import is_mp4, top_level_box, top_level_headers, tracks
 
 log = logging.getLogger(__name__)
@@ -319,16 +319,18 @@ class SampleFrames:
             raw = _folder_frames(self.path, info, self.source_fps)
         else:
             raw = _READERS[decoder](self.path, info)
-        start0 = self.frame_start - 1
-        last0 = None if self.frame_end == -1 else self.frame_end - 1
-        timed = self.time_start is not None or self.time_end is not None
+        selection = FrameSelection(
+            self.frame_start, self.frame_end, self.options.fps, time_start=self.time_start, time_end=self.time_end
+        )
         pads_with_repeats = decoder == "decord"  # what `check` looks for; image files are never padded
-        wanted = None  # next source index to emit when resampling fps
         out_count = 0
         previous = None
         for index, rgb in enumerate(raw):
-            if timed and index == 0:  # the reader knows the rate once it has opened the source
-                start0, last0 = self._time_range_frames(info)
+            if index == 0:  # the reader knows the rate once it has opened the source
+                try:
+                    selection.locate(info.source_fps)
+                except NoFrameRate as e:
+                    raise DecodeError(f"{self.path}: {e}") from None
             info.decoded_frames = index + 1
             if pads_with_repeats:
                 if _same_frame(rgb, previous):
@@ -336,21 +338,13 @@ class SampleFrames:
                 else:
                     info.trailing_repeats = 0
                 previous = rgb
-            if index < start0:
+            if selection.skip_before(index):
                 continue
-            if last0 is not None and index > last0:
+            if selection.past_end(index):
                 break  # past the wanted range: no need to decode further
             if info.width == 0:
                 self._set_geometry(info, rgb)
-            repeats = 1
-            if self.options.fps and info.source_fps > 0:
-                step = info.source_fps / self.options.fps
-                if wanted is None:
-                    wanted = float(start0)
-                repeats = 0
-                while round(wanted) <= index:  # round(): nearest source frame
-                    repeats += round(wanted) == index
-                    wanted += step
+            repeats = selection.repeats(index, info.source_fps)  # the reader knows the fps by now
             if repeats == 0:
                 continue
             frame = self._transform(rgb, info)
@@ -361,20 +355,7 @@ class SampleFrames:
             info.reached_end = True
         if out_count == 0:
             total = info.decoded_frames
-            if timed:
-                wanted_range = f"time range {self.time_start}..{self.time_end} s"
-            else:
-                wanted_range = f"range {self.frame_start}..{self.frame_end}"
-            raise DecodeError(f"no frames in {wanted_range} of {self.path} ({total} frames decoded)")
-
-    def _time_range_frames(self, info: VideoInfo) -> tuple[int, int | None]:
-        """(first, last) 0-based source frames of the time range: time_start <= i / fps < time_end."""
-        fps = info.source_fps
-        if not fps > 0:
-            raise DecodeError(f"{self.path}: the video declares no frame rate, so a time range cannot be located")
-        first = math.ceil((self.time_start or 0.0) * fps - 1e-6)  # 1e-6: 2.4 s at 25 fps is frame 60, not 61
-        last = None if self.time_end is None else math.ceil(self.time_end * fps - 1e-6) - 1
-        return first, last
+            raise DecodeError(f"no frames in {selection.describe()} of {self.path} ({total} frames decoded)")
 
     def _set_geometry(self, info: VideoInfo, rgb: np.ndarray) -> None:
         h, w = rgb.shape[:2]

@@ -144,7 +144,9 @@ def _complete(words: str) -> list[str]:
 
 
 def test_shell_completion_offers_the_choices_and_shipped_names():
-    assert _complete("signprep ex") == ["extract"]
+    assert _complete("signprep ex") == ["extract", "export"]
+    assert _complete("signprep export --format ") == ["pose", "pyskl", "npz"]
+    assert _complete("signprep export out --keypoint-subset h") == ["hands"]
     assert _complete("signprep extract --pipeline ") == ["disentangle", "hand_crops", "keypoints", "multimodal"]
     assert _complete("signprep plan -p m") == ["multimodal"]
     assert _complete("signprep extract -d ") == list(BUILDERS)  # the registry's names, in its order

@@ -14,8 +14,6 @@ import yaml
 from typer.testing import CliRunner
 
 from signprep.cli import app
-from signprep.data import Vocabulary
-from signprep.models.text import MINILM, GlossTextEmbedder
 from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, embed_dsft, train_dsft
 
 # eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps: conftest's dsft_shards
@@ -36,16 +34,6 @@ TINY = dict(
     num_workers=0,
     device="cpu",
 )
-
-
-@pytest.fixture(scope="session")
-def text_cache(dsft_shards, tmp_path_factory) -> Path:
-    """The real all-MiniLM-L6-v2 embeddings of the vocabulary, computed once (then read from the cache)."""
-    folder = tmp_path_factory.mktemp("text-cache")
-    vocab = Vocabulary.from_shards(dsft_shards)
-    emb = GlossTextEmbedder(MINILM, folder)(vocab.glosses)
-    assert emb.shape == (2, 384) and np.allclose(emb.norm(dim=1), 1, atol=1e-5)
-    return folder
 
 
 def _seed_cache(text_cache: Path, out: Path) -> None:
