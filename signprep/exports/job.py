@@ -34,6 +34,7 @@ from signprep import __version__
 from signprep.atomic import atomic_write_text, remove_stale_temps_in
 from signprep.exports.format import Exported, ExportError, ExportFormat, sample_file_name
 from signprep.extraction.lock import OutputLock
+from signprep.manifests.names import shown_name
 from signprep.manifests.records import ManifestError, check_sample_id
 from signprep.shards.reader import ShardReader
 from signprep.shards.schema import INDEX_NAME, SchemaError
@@ -80,7 +81,7 @@ class ExportSummary:
             f"  failed              : {len(self.failed)}",
         ]
         for r in self.failed[:10]:
-            lines.append(f"    failed  {r.sample_id} {(r.error or '').splitlines()[0]}")
+            lines.append(f"    failed  {shown_name(r.sample_id)} {(r.error or '').splitlines()[0]}")
         if len(self.failed) > 10:
             lines.append(f"    ... {len(self.failed) - 10} more")
         for path in self.files:

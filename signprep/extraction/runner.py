@@ -36,6 +36,7 @@ from signprep.extraction.lock import OutputLock
 from signprep.extraction.native_logs import send_native_logs_to
 from signprep.extraction.pipeline import PipelineConfig, check_pose_source
 from signprep.extraction.sample import SampleResult, extract_sample, storage_of
+from signprep.manifests.names import printable, shown_name
 from signprep.manifests.records import Manifest, RejectedEntry, SampleRecord, write_manifest
 from signprep.shards.index import ShardIndex, output_conflict
 from signprep.shards.recover import recover
@@ -111,9 +112,9 @@ class ExtractSummary:
         ]
         for r in self.failed[:10]:
             first_line = (r.error or "").splitlines()[0] if r.error else ""
-            lines.append(f"    failed  {r.sample_id} [{r.stage}] {first_line}")
+            lines.append(f"    failed  {shown_name(r.sample_id)} [{r.stage}] {first_line}")
         for r in self.missing[:10]:
-            lines.append(f"    missing {r.sample_id} ({r.video_path})")
+            lines.append(f"    missing {shown_name(r.sample_id)} ({printable(r.video_path)})")
         for e in self.rejected[:10]:
             lines.append(f"    rejected {e.describe()}")
         shown = min(10, len(self.failed)) + min(10, len(self.missing)) + min(10, len(self.rejected))

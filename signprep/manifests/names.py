@@ -64,6 +64,12 @@ def printable(name: str) -> str:
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def shown_name(name: str) -> str:
+    """`name` as a terminal line shows it: as written when it is a usable id, else its repr, so a
+    control or bidirectional character is printed as an escape instead of acting on the terminal."""
+    return name if name_problem(name) is None else repr(name)
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot be a sample id, or None if it can. `name` is checked as given (NFC it first)."""
     if not isinstance(name, str):

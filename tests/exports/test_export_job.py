@@ -111,6 +111,8 @@ def test_ids_unsafe_as_file_names_get_safe_names_and_refused_ids_fail_alone(dsft
     assert result.exit_code == 1, result.output
     refused = f"sample id {RTL!r} holds the invisible character U+202E"  # repr: the control is escaped
     assert refused in result.output
+    assert RTL not in result.output  # the summary's "failed" line escapes it too
+    assert f"failed  {RTL!r} " in result.output
     evil = f"{safe_file_name('..evil')}.npz"
     assert evil.startswith("evil-") and len(evil) == len("evil-") + 20 + len(".npz")
     assert sorted(p.name for p in (tmp_path / "out").glob("*.npz")) == sorted(["90039.npz", "90040.npz", evil])

@@ -10,7 +10,7 @@ import unicodedata
 import pytest
 
 from signprep.manifests import MAX_NAME_BYTES, ManifestError, SampleRecord, check_sample_id, safe_file_name
-from signprep.manifests.names import name_problem
+from signprep.manifests.names import name_problem, shown_name
 
 REAL_NAMES = [
     "90012",
@@ -130,3 +130,9 @@ def test_safe_file_names_never_collide_even_ignoring_case_and_stay_short():
     assert max(len(s.encode()) for s in stems) <= 100
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*-[0-9a-f]{20}", s) for s in stems)
     assert [safe_file_name(i) for i in ids] == stems  # deterministic
+
+
+def test_shown_name_escapes_only_what_a_terminal_would_act_on():
+    assert shown_name("手语 足球 (take 2)") == "手语 足球 (take 2)"  # a usable id is shown as written
+    assert shown_name("rtl\u202efdp") == "'rtl\\u202efdp'"  # a bidi override: escaped, never raw
+    assert shown_name("a\nb") == "'a\\nb'"
