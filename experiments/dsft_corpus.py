@@ -16,7 +16,7 @@ Printed: a row per run, then per metric mean +- std per arm, the paired differen
 (DSFT - no DSFT) and the chance level.
 
 Run:  .venv/bin/python experiments/dsft_corpus.py --shards SHARD_DIR [--seeds 0 1 2 3 4] [--epochs 40]
-                                                  [--val-signers 903 904]
+                                                  [--val-signers 903 904] [--out RUNS]
 The shards need keypoints (any pipeline with the keypoints stage), labels and splits.
 """
 
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--val-signers", nargs="*", default=[], help="signers to choose the epoch on (not test signers)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (tiny model: more only contend)")
+    p.add_argument("--out", type=Path, help="keep the runs here (RUN = OUT/seed<S>-dsft|nodsft); default: a temp dir")
     args = p.parse_args(argv)
     import torch
 
@@ -99,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     chance: dict[str, float] = {}
     meta: dict = {}
     with tempfile.TemporaryDirectory(prefix="dsft-corpus-") as tmp:
+        root = args.out or Path(tmp)
         text_cache = None
         for seed in args.seeds:
             config = base.model_copy(update={**overrides, "seed": seed})
             for use_dsft in (True, False):
-                run_dir = Path(tmp) / f"seed{seed}-{'dsft' if use_dsft else 'nodsft'}"
+                run_dir = root / f"seed{seed}-{'dsft' if use_dsft else 'nodsft'}"
                 if text_cache is not None:
                     shutil.copytree(text_cache, run_dir / TEXT_CACHE_DIR)  # MiniLM once, not once per run
                 t0 = time.perf_counter()
