@@ -9,9 +9,23 @@ Prints:
      their full work;
   2. stability: the gradient norm of sum(u) for u the eigenvector of the smallest
      eigenvalue of diag(1, 1+eps, 2, 3) (float64), eps in 1e-3, 1e-5, 1e-7, 0
-     (the measurement of docs/methods.md; torch's is ~1/eps, NaN at 0).
+     (the measurement of docs/methods.md; torch's is ~1/eps, NaN at 0);
+  3. gradient quality, what the Taylor truncation costs: for the DSFT's loss shape, L = sum(P o W)
+     with P = U_r U_r^T the rank-r projection of C = Z Z^T / n (Z = [X, M], the batch X of B
+     features and a bank M of Q, d-dim), the cosine and the norm ratio of robust_eigh's dL/dX to
+     the exact one (torch.linalg.eigh), at Taylor degrees 4, 9 (the default) and 19, on
+       - DSFT-sized features: d = 128, B = 10, Q = 64, r = 16, from the trained encoder of a
+         `signprep train dsft` run on its shards' training clips (--checkpoint, --shards), or
+         without them from a stand-in (LayerNorm'd random projections of a 24-dim latent, like
+         the encoder's output layer);
+       - well-separated spectra: the same d and r, C = Q diag(lambda) Q^T with the kept eigenvalues
+         in [1, 2] and the dropped ones in [0.01, 0.5] (every ratio across the cut <= 0.5).
+     Each over --draws random W (and batches); also printed: the spectrum's ratio across the cut,
+     lambda_{r+1} / lambda_r, which sets the truncation error q^(K+1) of the entries that matter.
 
-Run: python benchmarks/eigh_backward.py [--repeats 5] [--device cpu|cuda] [--threads N]. Needs torch (`.[train]`).
+Run: python benchmarks/eigh_backward.py [--repeats 5] [--device cpu|cuda] [--threads N]
+                                        [--checkpoint RUN/last.pt --shards SHARDS] [--skip-timing]
+Needs torch (`.[train]`).
 """
 
 from __future__ import annotations
@@ -99,17 +113,103 @@ def stability() -> None:
         print(f"{eps:>8.0e} {norms[0]:>18.4g} {norms[1]:>12.4g}")
 
 
+def projection_loss_grad(Z: torch.Tensor, batch: int, W: torch.Tensor, rank: int, eigh) -> torch.Tensor:
+    """dL/dX for L = sum(P o W), P the rank-`rank` projection of C = Z Z^T / n, X = Z[:, :batch] (float64)."""
+    X = Z[:, :batch].clone().requires_grad_()
+    Zx = torch.cat([X, Z[:, batch:]], dim=1)  # the bank part is detached, as in training
+    _, U = eigh(Zx @ Zx.T / Zx.shape[1])
+    P = U[:, :rank] @ U[:, :rank].T
+    (grad,) = torch.autograd.grad((P * W).sum(), X)
+    return grad
+
+
+def dsft_features(checkpoint: str | None, shards: str | None, n: int, gen: torch.Generator) -> torch.Tensor:
+    """(d, n) clip features: the trained encoder's on augmented training clips, or the stand-in."""
+    if checkpoint is None:
+        latent = torch.randn(n, 24, generator=gen, dtype=torch.float64)
+        return torch.nn.functional.layer_norm(latent @ torch.randn(24, 128, generator=gen, dtype=torch.float64),
+                                              (128,)).T  # fmt: skip
+    from torch.utils.data import DataLoader
+
+    from signprep.data import ShardDataset
+    from signprep.recipes.dsft import load_dsft
+
+    model, config, vocab = load_dsft(checkpoint)
+    ds = ShardDataset(shards, clip_len=config.clip_len, split="train", augment=True,
+                      keypoint_subset=config.keypoint_subset, label_map=vocab.label_map,
+                      seed=int(torch.randint(1 << 30, (1,), generator=gen)))  # fmt: skip
+    feats = []
+    with torch.no_grad():
+        while sum(len(f) for f in feats) < n:
+            for batch in DataLoader(ds, batch_size=32):
+                feats.append(model.visual(batch).double())
+            ds.set_epoch(ds.epoch + 1)  # fresh augmentation
+    return torch.cat(feats)[:n].T
+
+
+def well_separated(d: int, rank: int, gen: torch.Generator) -> torch.Tensor:
+    """(d, d) PSD C with kept eigenvalues in [1, 2], dropped in [0.01, 0.5], as Z = Q diag(sqrt lambda) (n = d)."""
+    lam = torch.cat([torch.linspace(2.0, 1.0, rank), torch.linspace(0.5, 0.01, d - rank)]).double()
+    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
+    return Q * (lam * d).sqrt()  # Z Z^T / d = Q diag(lambda) Q^T
+
+
+def gradient_quality(checkpoint: str | None, shards: str | None, draws: int, rank: int = 16) -> None:
+    where = f"trained encoder of {checkpoint}" if checkpoint else "stand-in features (LayerNorm of a 24-dim latent)"
+    print(f"3. gradient quality of robust_eigh vs torch.linalg.eigh, dL/dX for L = sum(P_r o W), r = {rank}, "
+          f"{draws} draws (mean [min] cosine, mean [range] norm ratio robust/exact)")  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    cases = {
+        f"DSFT-sized: d 128, B 10, Q 64, {where}": lambda: dsft_features(checkpoint, shards, 74, gen),
+        "well-separated: d 128, lambda kept [1, 2], dropped [0.01, 0.5]": lambda: well_separated(128, rank, gen),
+    }
+    for name, make in cases.items():
+        rows: dict[int, list[tuple[float, float]]] = {4: [], 9: [], 19: []}
+        gaps, bad = [], 0
+        for _ in range(draws):
+            Z = make()
+            lam = torch.linalg.eigvalsh(Z @ Z.T / Z.shape[1]).flip(0)
+            gaps.append((lam[rank] / lam[rank - 1]).item())
+            W = torch.randn(Z.shape[0], Z.shape[0], generator=gen, dtype=torch.float64)
+            exact = projection_loss_grad(Z, 10, W, rank, torch_eigh_desc)
+            if not torch.isfinite(exact).all():
+                bad += 1
+                continue
+            for degree in rows:
+                g = projection_loss_grad(Z, 10, W, rank, lambda C, k=degree: robust_eigh(C, taylor_degree=k))
+                cos = torch.nn.functional.cosine_similarity(g.flatten(), exact.flatten(), dim=0).item()
+                rows[degree].append((cos, (g.norm() / exact.norm()).item()))
+        print(f"  {name}")
+        print(f"    lambda_(r+1)/lambda_r: mean {sum(gaps) / len(gaps):.3f} [{min(gaps):.3f}, {max(gaps):.3f}]"
+              + (f"; exact gradient non-finite in {bad} draws (left out)" if bad else ""))  # fmt: skip
+        for degree, vals in rows.items():
+            if not vals:
+                continue
+            cos = [c for c, _ in vals]
+            ratio = [r for _, r in vals]
+            print(f"    Taylor degree {degree:>2}: cosine {sum(cos) / len(cos):.4f} [{min(cos):.4f}], "
+                  f"norm ratio {sum(ratio) / len(ratio):.3f} [{min(ratio):.3f}, {max(ratio):.3f}]")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--checkpoint", help="last.pt of a `signprep train dsft` run: its encoder's features")
+    parser.add_argument("--shards", help="the shards that run trained on (with --checkpoint)")
+    parser.add_argument("--draws", type=int, default=20, help="random draws per gradient-quality case")
+    parser.add_argument("--skip-timing", action="store_true", help="print only the stability and gradient quality")
     args = parser.parse_args()
+    if (args.checkpoint is None) != (args.shards is None):
+        parser.error("--checkpoint and --shards go together")
     if args.threads:
         # on a loaded machine, fewer OpenMP threads than cores avoids spin-wait noise
         torch.set_num_threads(args.threads)
-    timing(args.repeats, args.device)
+    if not args.skip_timing:
+        timing(args.repeats, args.device)
     stability()
+    gradient_quality(args.checkpoint, args.shards, args.draws)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ validity arrays (FrameDataset) and keeps no handle open. The default collate of
 torch works: tensors are stacked and strings (`gloss`, `signer_id`, `split`,
 `sample_id`) become lists.
 
-Filtering: `split` and `signers` match the index entries (strings compared); `glosses` is
+Filtering: `split` and `signers` match the index entries (strings compared), `exclude` drops
+sample ids (videos held out of training); `glosses` is
 a list of gloss names or a WLASL subset name, "WLASL100"/"WLASL300"/"WLASL1000"/"WLASL2000",
 meaning the glosses of class index below that number (WLASL's subsets are the first N
 glosses of WLASL_v0.3.json, whose order gives the label). Labels: the stored class index
@@ -51,9 +52,12 @@ def select_samples(
     split: str | Iterable[str] | None = None,
     signers: Iterable[str | int] | None = None,
     glosses: str | Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
 ) -> list[str]:
-    """Sorted sample ids of index `entries` (shard_index.json "samples") that pass every filter."""
+    """Sorted sample ids of index `entries` (shard_index.json "samples") that pass every filter and are
+    not in `exclude`."""
     splits = None if split is None else {split} if isinstance(split, str) else set(split)
+    excluded = {str(s) for s in exclude}
     signer_set = None if signers is None else {str(s) for s in signers}
     max_label, gloss_set = None, None
     if isinstance(glosses, str):
@@ -65,6 +69,8 @@ def select_samples(
         gloss_set = set(glosses)
     keep = []
     for sid, e in entries.items():
+        if sid in excluded:
+            continue
         if splits is not None and e.get("split") not in splits:
             continue
         if signer_set is not None and str(e.get("signer_id")) not in signer_set:
@@ -147,6 +153,7 @@ class ShardDataset(_LazyReader, Dataset):
         split: str | Iterable[str] | None = None,
         signers: Iterable[str | int] | None = None,
         glosses: str | Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
         augment: bool = False,
         normalize_keypoints: bool = True,
         keypoint_subset: str = "all",
@@ -166,7 +173,7 @@ class ShardDataset(_LazyReader, Dataset):
         self.crop_scale, self.speed_range = crop_scale, speed_range
         self.seed, self.epoch = seed, 0
         entries = self.reader().index.samples
-        self.sample_ids = select_samples(entries, split, signers, glosses)
+        self.sample_ids = select_samples(entries, split, signers, glosses, exclude)
         self.entries = [entries[s] for s in self.sample_ids]
         self.label_map = _make_label_map((int(e.get("label", -1)) for e in self.entries), label_map)
         if self.label_map is not None:  # drop samples whose label the map lacks

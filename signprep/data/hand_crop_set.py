@@ -1,4 +1,5 @@
-"""Hand crops of a shard directory held in memory, and the signer and class hold-outs the hand models use.
+"""Hand crops of a shard directory held in memory (the hand models' data; their signer and class
+hold-outs are `signprep.data.splits`).
 
 Both hand models (`signprep.recipes.handpose`, `signprep.recipes.siamese`) read every
 qualifying crop once (a 64x64 crop is 12 KB: the sample corpus's few thousand crops fit in
@@ -8,7 +9,7 @@ tens of MB) instead of one HDF5 read per item per epoch. Which crops qualify is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from signprep.data.datasets import FrameDataset
 from signprep.features_file import write_features_file
 from signprep.shards import ShardReader
 
-__all__ = ["HandCropSet", "holdout_classes", "signer_split"]
+__all__ = ["HandCropSet"]
 
 
 @dataclass
@@ -143,36 +144,3 @@ class HandCropSet(Dataset):
         mask = torch.zeros(len(self), dtype=torch.bool)
         mask[torch.linspace(0, len(self) - 1, limit).long()] = True
         return self.subset(mask.numpy())
-
-
-def signer_split(
-    signers: Sequence[str], splits: Sequence[str], test_signers: Iterable[str | int] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(train mask, test mask, test signers) with no signer on both sides.
-
-    test_signers None: every signer with a sample in the `test` split. WLASL-style splits put a
-    gloss's last signer in `test`, so one signer can hold train samples of other glosses; all of
-    a test signer's samples go to the test side here, so the held-out signers are truly unseen.
-    """
-    signers = np.asarray([str(s) for s in signers])
-    if test_signers is None:
-        held = sorted({str(s) for s, sp in zip(signers, splits) if sp == "test"})
-    else:
-        held = sorted({str(s) for s in test_signers})
-    if not held:
-        raise ValueError("no test signers: the shards have no `test` split and none were given")
-    test = np.isin(signers, held)
-    if test.all():
-        raise ValueError(f"every crop is by a test signer ({', '.join(held)}): nothing left to train on")
-    return ~test, test, held
-
-
-def holdout_classes(labels: np.ndarray, train_mask: np.ndarray, test_mask: np.ndarray, n: int, seed: int) -> list[int]:
-    """n classes (a seeded choice) among those with crops on both sides of the signer split, to keep out of
-    training and evaluate as unseen classes. Raises ValueError when fewer than n + 1 such classes exist."""
-    if n == 0:
-        return []
-    both = sorted(set(labels[train_mask]) & set(labels[test_mask]))
-    if n >= len(both):
-        raise ValueError(f"holdout_classes {n}: only {len(both)} classes have crops by both train and test signers")
-    return sorted(int(c) for c in np.random.default_rng(seed).choice(both, n, replace=False))

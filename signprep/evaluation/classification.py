@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from signprep.evaluation.metrics import per_class_topk_accuracy, retrieval_topk, topk_accuracy
+from signprep.evaluation.metrics import per_class_topk_accuracy, retrieval_hits, topk_accuracy
 
 __all__ = ["evaluate_gloss_classifier"]
 
@@ -27,22 +27,26 @@ def evaluate_gloss_classifier(
     between each clip's features and the text features of every class).
 
     model: forward(batch) -> {"logits" (B, C), "features" (B, D), "text" (C, D)}; batches carry `label`.
+    Each batch's clips are ranked against the text of the same forward, so retrieval stays right
+    for a model whose transformation (of clips and text alike) differs from batch to batch.
     """
     was_training = model.training
     model.eval()
-    logits, feats, labels, text = [], [], [], None
+    logits, labels, hits = [], [], {1: [], 5: []}
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         out = model(batch)
         logits.append(out["logits"].float())
-        feats.append(out["features"].float())
         labels.append(batch["label"])
         text = out["text"].float()
+        classes = torch.arange(text.shape[0], device=text.device)
+        for k, hit in retrieval_hits(out["features"].float(), text, batch["label"], classes, (1, 5)).items():
+            hits[k].append(hit)
     model.train(was_training)
-    L, y, X = torch.cat(logits), torch.cat(labels), torch.cat(feats)
+    L, y = torch.cat(logits), torch.cat(labels)
     top = topk_accuracy(L, y, (1, 5))
     per_class = per_class_topk_accuracy(L, y, (1, 5))
-    retr = retrieval_topk(X, text, y, torch.arange(text.shape[0], device=text.device), (1, 5))
+    retr = {k: torch.cat(h).float().mean().item() for k, h in hits.items()}
     return {
         "loss": loss_fn(L, y).item(),
         "top1": top[1],

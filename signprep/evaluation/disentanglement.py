@@ -2,7 +2,9 @@
 
 Every video of the shard directory (all splits) is encoded at `probe_frames_per_video` evenly
 spaced frames (no augmentation, eval-mode batch norm) and probed (`signprep.evaluation.probes`:
-signer and gloss from f_a and from f_g, grouped cross-validation over videos, chance beside).
+signer and gloss from f_a and from f_g, chance beside): the videos the encoders trained on by
+grouped cross-validation over videos, and the held-out ones (every other video: other splits,
+`heldout_signers`, `heldout_videos`) by a probe fitted on the training videos' codes.
 A good split: signer from f_a high and from f_g near chance; gloss the other way.
 
 The grid (`RUN/reconstructions.png`, drawn by `signprep.reports.plots.reconstruction_grid`)
@@ -13,7 +15,7 @@ reconstructions, and D(f_a of signer A, f_g of signer B) and the reverse.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from signprep.atomic import atomic_write_text
-from signprep.evaluation.probes import ProbeResult, run_probes
+from signprep.evaluation.probes import ProbeResult, run_heldout_probes, run_probes
 from signprep.evaluation.video_codes import VideoCodes, encode_videos, evenly_spaced, video_batch
 from signprep.models.disentangle import DisentangleModel
 from signprep.reports.plots import GridRow, render_reconstruction_grid
@@ -53,12 +55,27 @@ class DisentanglementReportConfig(BaseModel):
     probe_c: float = Field(default=1.0, gt=0)
     grid_pairs: int = Field(default=2, ge=1)
     grid_columns: int = Field(default=8, ge=1)
+    # kept out of training (whatever their split) and probed as held-out videos, beside the training videos
+    heldout_signers: tuple[str, ...] = ()
+    heldout_videos: tuple[str, ...] = ()  # sample ids
 
 
-def probe_model(model: DisentangleModel, shards: str | Path, config: DisentanglementReportConfig) -> list[ProbeResult]:
-    """`run_probes` on the codes of `probe_frames_per_video` evenly spaced frames of every video of `shards`."""
+def probe_model(
+    model: DisentangleModel, shards: str | Path, config: DisentanglementReportConfig, trained_ids: Collection[str]
+) -> tuple[list[ProbeResult], list[ProbeResult]]:
+    """(probes of the training videos, probes of the held-out ones) on the codes of `probe_frames_per_video`
+    evenly spaced frames of every video of `shards`; `trained_ids` are the videos the encoders trained on."""
     videos = encode_videos(model, shards, max_frames=config.probe_frames_per_video, temporal=False)
-    return run_probes(videos, config.probe_folds, config.probe_c)
+    return _probes(videos, config, trained_ids)
+
+
+def _probes(
+    videos: Sequence[VideoCodes], config: DisentanglementReportConfig, trained_ids: Collection[str]
+) -> tuple[list[ProbeResult], list[ProbeResult]]:
+    trained = [v for v in videos if v.sample_id in trained_ids]
+    heldout = [v for v in videos if v.sample_id not in trained_ids and v.label >= 0]
+    probes = run_probes(trained, config.probe_folds, config.probe_c)
+    return probes, run_heldout_probes(trained, heldout, config.probe_c) if heldout else []
 
 
 @dataclass
@@ -71,6 +88,9 @@ class DisentanglementReport:
     grid: Path | None = None
     grid_pairs: list[tuple[str, str]] = field(default_factory=list)
     init_probes: list[ProbeResult] | None = None  # the same probes on the untrained model
+    heldout_probes: list[ProbeResult] = field(default_factory=list)  # fitted on the training videos
+    heldout_videos: int = 0
+    init_heldout_probes: list[ProbeResult] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -80,21 +100,17 @@ class DisentanglementReport:
     def render(self) -> str:
         cv = "leave one video out" if self.folds == 0 else f"GroupKFold({self.folds}) over videos"
         lines = [
-            f"disentanglement report: {self.videos} videos, {self.signers} signers, {self.glosses} glosses",
+            f"disentanglement report: {self.videos} training videos, {self.signers} signers, {self.glosses} glosses",
             f"linear probe (standardised logistic regression), {cv}; classes in < 2 videos left out;",
             "chance = max(1/K, always the fitting folds' most frequent class)",
-            f"{'level':6} {'predict':7} {'from':14} {'accuracy':>8} {'at init':>7} {'chance':>7} {'K':>3} {'rows':>5} "
-            f"{'videos':>6} {'left out':>8}",
+            *self._table(self.probes, self.init_probes),
         ]
-        init = {(p.level, p.target, p.code): p.accuracy for p in self.init_probes or []}
-        for p in self.probes:
-            code = "f_a appearance" if p.code == "appearance" else "f_g sign"
-            at_init = init.get((p.level, p.target, p.code))
-            at_init_text = f"{at_init:7.3f}" if at_init is not None else f"{'-':>7}"
-            lines.append(
-                f"{p.level:6} {p.target:7} {code:14} {p.accuracy:8.3f} {at_init_text} {p.chance:7.3f} {p.classes:3d} "
-                f"{p.rows:5d} {p.groups:6d} {p.excluded:8d}"
-            )
+        if self.heldout_videos:
+            lines += [
+                f"held-out videos ({self.heldout_videos}, never trained on): the probe fitted on the training videos' "
+                "codes; rows whose class no training video has are left out",
+                *self._table(self.heldout_probes, self.init_heldout_probes),
+            ]
         lines.append(
             "a good split: signer from f_a high, from f_g near chance; gloss from f_g high, from f_a near chance"
         )
@@ -102,31 +118,54 @@ class DisentanglementReport:
             lines.append(f"reconstructions and swaps: {self.grid}")
         return "\n".join(lines)
 
+    @staticmethod
+    def _table(probes: Sequence[ProbeResult], init_probes: Sequence[ProbeResult] | None) -> list[str]:
+        lines = [
+            f"{'level':6} {'predict':7} {'from':14} {'accuracy':>8} {'at init':>7} {'chance':>7} {'K':>3} {'rows':>5} "
+            f"{'videos':>6} {'left out':>8}"
+        ]
+        init = {(p.level, p.target, p.code): p.accuracy for p in init_probes or []}
+        for p in probes:
+            code = "f_a appearance" if p.code == "appearance" else "f_g sign"
+            at_init = init.get((p.level, p.target, p.code))
+            at_init_text = f"{at_init:7.3f}" if at_init is not None else f"{'-':>7}"
+            lines.append(
+                f"{p.level:6} {p.target:7} {code:14} {p.accuracy:8.3f} {at_init_text} {p.chance:7.3f} {p.classes:3d} "
+                f"{p.rows:5d} {p.groups:6d} {p.excluded:8d}"
+            )
+        return lines
+
 
 def disentanglement_report(
     model: DisentangleModel,
     shards: str | Path,
     config: DisentanglementReportConfig,
     out_dir: str | Path,
-    init_probes: list[ProbeResult] | None = None,
+    trained_ids: Collection[str],
+    init_probes: tuple[list[ProbeResult], list[ProbeResult]] | None = None,
 ) -> DisentanglementReport:
-    """Probe every video of `shards`, draw the reconstruction grid; writes `disentangle_report.json`
-    and `reconstructions.png` into `out_dir`. `init_probes`: the untrained model's, shown beside."""
+    """Probe every video of `shards` (the `trained_ids` by cross-validation, the others held out), draw the
+    reconstruction grid; writes `disentangle_report.json` and `reconstructions.png` into `out_dir`.
+    `init_probes`: the untrained model's `probe_model` result, shown beside."""
     out_dir = Path(out_dir)
     videos = encode_videos(model, shards, max_frames=config.probe_frames_per_video, temporal=False)
-    probes = run_probes(videos, config.probe_folds, config.probe_c)
-    pairs = _grid_pairs(videos, config.grid_pairs)
+    probes, heldout_probes = _probes(videos, config, trained_ids)
+    trained = [v for v in videos if v.sample_id in trained_ids]
+    pairs = _grid_pairs(trained, config.grid_pairs)
     grid = out_dir / GRID_FILE
     render_reconstruction_grid(reconstruction_rows(model, shards, pairs, config.grid_columns), grid, GRID_TITLE)
     report = DisentanglementReport(
         probes,
-        videos=len(videos),
-        signers=len({v.signer_id for v in videos}),
-        glosses=len({v.gloss for v in videos}),
+        videos=len(trained),
+        signers=len({v.signer_id for v in trained}),
+        glosses=len({v.gloss for v in trained}),
         folds=config.probe_folds,
         grid=grid,
         grid_pairs=pairs,
-        init_probes=init_probes,
+        init_probes=init_probes[0] if init_probes else None,
+        heldout_probes=heldout_probes,
+        heldout_videos=len([v for v in videos if v.sample_id not in trained_ids and v.label >= 0]),
+        init_heldout_probes=init_probes[1] if init_probes else None,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / REPORT_FILE, json.dumps(report.to_dict(), indent=1))

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ["confusion_matrix", "per_class_topk_accuracy", "retrieval_topk", "topk_accuracy", "topk_hits"]
+__all__ = [
+    "confusion_matrix",
+    "per_class_topk_accuracy",
+    "retrieval_hits",
+    "retrieval_topk",
+    "topk_accuracy",
+    "topk_hits",
+]
 
 
 def topk_hits(scores: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5, 10)) -> dict[int, torch.Tensor]:
@@ -64,19 +71,18 @@ def confusion_matrix(pred: torch.Tensor, labels: torch.Tensor, num_classes: int)
     return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
-def retrieval_topk(
+def retrieval_hits(
     query: torch.Tensor,
     gallery: torch.Tensor,
     query_labels: torch.Tensor,
     gallery_labels: torch.Tensor,
     ks: Sequence[int] = (1, 5, 10),
-) -> dict[int, float]:
-    """Cross-modal retrieval recall@k by cosine similarity, e.g. video -> gloss text.
+) -> dict[int, torch.Tensor]:
+    """Cross-modal retrieval by cosine similarity, e.g. video -> gloss text: for each k, a bool (Q,) tensor,
+    True where any of the query's k most similar gallery items carries its label.
 
     query: (Q, D) embeddings; gallery: (G, D) embeddings of the other modality;
-    query_labels (Q,), gallery_labels (G,): class ids. A query scores a hit at k
-    when any of its k most similar gallery items carries its label. Returns
-    {k: fraction of the Q queries that hit}; a k larger than G uses all of G.
+    query_labels (Q,), gallery_labels (G,): class ids. A k larger than G uses all of G.
     """
     if query.ndim != 2 or gallery.ndim != 2 or query.shape[1] != gallery.shape[1]:
         raise ValueError(
@@ -86,4 +92,16 @@ def retrieval_topk(
     kmax = min(max(ks), gallery.shape[0])
     top = sim.topk(kmax, dim=1).indices  # (Q, kmax)
     match = gallery_labels.to(sim.device)[top] == query_labels.to(sim.device).reshape(-1, 1)
-    return {k: match[:, : min(k, kmax)].any(dim=1).float().mean().item() for k in ks}
+    return {k: match[:, : min(k, kmax)].any(dim=1) for k in ks}
+
+
+def retrieval_topk(
+    query: torch.Tensor,
+    gallery: torch.Tensor,
+    query_labels: torch.Tensor,
+    gallery_labels: torch.Tensor,
+    ks: Sequence[int] = (1, 5, 10),
+) -> dict[int, float]:
+    """Cross-modal retrieval recall@k (`retrieval_hits`): {k: fraction of the Q queries that hit}."""
+    hits = retrieval_hits(query, gallery, query_labels, gallery_labels, ks)
+    return {k: hit.float().mean().item() for k, hit in hits.items()}

@@ -16,12 +16,15 @@ Functional ops (:func:`projection`, :func:`domain_sum`, :func:`geodesic_flow`,
 (:class:`SubspaceExtractor`, :class:`DomainSumTransform`) wrap them with the
 memory banks. :class:`DSFTModel` is the whole classifier of `signprep train dsft`:
 a visual encoder, the projected gloss text, the transformation and a linear layer.
+Evaluation is inductive: in eval mode H comes from the memory banks filled in
+training (and a target fixed in advance), never from the evaluated batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -127,7 +130,8 @@ class SubspaceExtractor(nn.Module):
     U_r of [X, M]. Gradients flow into the batch X only: the bank holds detached
     copies of past batches. In training mode X.detach() is enqueued after the
     basis is computed (oldest entries are overwritten first); eval mode leaves
-    the bank untouched.
+    the bank untouched. :meth:`from_memory` is the subspace of the bank alone,
+    the state fixed at the end of training that inductive evaluation uses.
 
     Buffers (saved in state_dict): ``bank`` (d, Q), ``bank_fill`` (number of valid
     columns, <= Q), ``bank_ptr`` (next column to write).
@@ -158,12 +162,25 @@ class SubspaceExtractor(nn.Module):
     def forward(self, features: torch.Tensor) -> Subspace:
         """Args: features (..., d), flattened to (B, d). Returns Subspace(basis (d, r), projection (d, d))."""
         X = features.reshape(-1, self.dim)
-        Z = torch.cat([X.T, self.memory().to(X.dtype)], dim=1)  # (d, B + fill)
-        cov = Z @ Z.T / Z.shape[1]
-        _, U = robust_eigh(cov, taylor_degree=self.taylor_degree)
-        basis = U[:, : self.rank]
+        subspace = self._subspace(torch.cat([X.T, self.memory().to(X.dtype)], dim=1))  # Z (d, B + fill)
         if self.training:
             self._enqueue(X.detach())
+        return subspace
+
+    def from_memory(self) -> Subspace:
+        """The subspace of the bank alone, (d, r) and (d, d): no batch enters it, so what it transforms
+        does not depend on which samples share a batch. ValueError when the bank is empty."""
+        if int(self.bank_fill) == 0:
+            raise ValueError(
+                "the memory bank is empty: inductive evaluation uses the bank filled in training "
+                "(train first, and give the extractor bank_size >= 1)"
+            )
+        return self._subspace(self.memory())
+
+    def _subspace(self, Z: torch.Tensor) -> Subspace:
+        """Top-r eigenvectors of Z Z^T / n for Z (d, n)."""
+        _, U = robust_eigh(Z @ Z.T / Z.shape[1], taylor_degree=self.taylor_degree)
+        basis = U[:, : self.rank]
         return Subspace(basis, projection(basis))
 
     @torch.no_grad()
@@ -184,15 +201,25 @@ class DomainSumTransform(nn.Module):
     """x_hat = H x with H = sum of the source and target subspace projections.
 
     One :class:`SubspaceExtractor` (and memory bank) per domain: index 0 is the
-    source, 1..num_targets the targets. ``forward(x, targets)`` uses ``x`` itself
-    as the source features unless ``source`` is given. After each forward,
-    ``H`` (d, d) and ``bases`` (list of (d, r)) hold detached copies for logging.
+    source, 1..num_targets the targets.
+
+    - Training mode: H comes from the source features (``x`` itself unless ``source``
+      is given) and the target features, each with its bank, and the banks are updated.
+    - Eval mode (inductive): the source subspace comes from the source bank alone, the
+      state fixed in training, so a sample's x_hat never depends on its batch-mates;
+      a target subspace comes from the target features given (with its bank, not
+      updated), or from its bank alone when the target is None. Pass targets that do
+      not depend on the evaluated samples (a fixed vocabulary, or None).
+
+    After each forward, ``H`` (d, d) and ``bases`` (list of (d, r)) hold detached copies for logging.
 
     Args:
         dim, rank, bank_size, taylor_degree: as in :class:`SubspaceExtractor`.
         num_targets: number of target domains (>= 1).
         enabled: False makes forward the identity (the ``--no-dsft`` baseline);
             the banks are then not updated.
+        target_bank_size: Q of the target banks (None: ``bank_size``); 0 when every
+            batch already holds the whole target domain (a vocabulary).
     """
 
     def __init__(
@@ -203,41 +230,82 @@ class DomainSumTransform(nn.Module):
         num_targets: int = 1,
         taylor_degree: int = 9,
         enabled: bool = True,
+        target_bank_size: int | None = None,
     ) -> None:
         super().__init__()
         if num_targets < 1:
             raise ValueError(f"num_targets must be >= 1, got {num_targets}")
         self.dim, self.num_targets, self.enabled = dim, num_targets, enabled
+        target_q = bank_size if target_bank_size is None else target_bank_size
         self.extractors = nn.ModuleList(
-            SubspaceExtractor(dim, rank, bank_size, taylor_degree) for _ in range(num_targets + 1)
+            SubspaceExtractor(dim, rank, q, taylor_degree) for q in [bank_size] + [target_q] * num_targets
         )
         self.H: torch.Tensor | None = None
         self.bases: list[torch.Tensor] = []
 
     def domain_sum_matrix(self, domain_features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """H (d, d) from one (..., d) feature batch per domain (source first); updates the banks."""
+        """H (d, d) from one (..., d) feature batch per domain (source first), each with its bank;
+        in training mode the banks are updated."""
         if len(domain_features) != len(self.extractors):
             raise ValueError(
                 f"expected {len(self.extractors)} feature batches (source + targets), got {len(domain_features)}"
             )
-        subspaces = [ext(f) for ext, f in zip(self.extractors, domain_features)]
-        H = sum(s.projection for s in subspaces)
-        self.H = H.detach()
-        self.bases = [s.basis.detach() for s in subspaces]
-        return H
+        return self._sum([ext(f) for ext, f in zip(self.extractors, domain_features)])
+
+    def inductive_matrix(self, targets: Sequence[torch.Tensor | None]) -> torch.Tensor:
+        """H (d, d) for evaluation: the source subspace of its bank alone, each target's from the features
+        given (with its bank) or, for None, its bank alone. Banks are never updated here."""
+        if len(targets) != self.num_targets:
+            raise ValueError(f"expected {self.num_targets} target batches, got {len(targets)}")
+        source, *target_extractors = self.extractors
+        with _frozen_banks(self):
+            subspaces = [source.from_memory()]
+            subspaces += [ext.from_memory() if t is None else ext(t) for ext, t in zip(target_extractors, targets)]
+        return self._sum(subspaces)
+
+    def matrix(
+        self, x: torch.Tensor, targets: Sequence[torch.Tensor | None], source: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """H (d, d): from the batch and the banks in training mode, from the trained state in eval mode."""
+        if self.training:
+            return self.domain_sum_matrix([x if source is None else source, *targets])
+        return self.inductive_matrix(targets)
 
     def forward(
-        self, x: torch.Tensor, targets: Sequence[torch.Tensor], source: torch.Tensor | None = None
+        self, x: torch.Tensor, targets: Sequence[torch.Tensor | None], source: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Args: x (..., d); targets: num_targets tensors (..., d); source (..., d) or None (= x).
+        """Args: x (..., d); targets: num_targets tensors (..., d) (or None in eval mode); source (..., d)
+        or None (= x).
 
         Returns:
             (..., d) x @ H, or x unchanged when disabled.
         """
         if not self.enabled:
             return x
-        H = self.domain_sum_matrix([x if source is None else source, *targets])
-        return x @ H.to(x.dtype)
+        return x @ self.matrix(x, targets, source).to(x.dtype)
+
+    def _sum(self, subspaces: Sequence[Subspace]) -> torch.Tensor:
+        H = sum(s.projection for s in subspaces)
+        self.H = H.detach()
+        self.bases = [s.basis.detach() for s in subspaces]
+        return H
+
+
+@contextmanager
+def _frozen_banks(module: nn.Module) -> Iterator[None]:
+    """The module's extractors in eval mode (no enqueue) inside the block, their modes restored after."""
+    extractors = [m for m in module.modules() if isinstance(m, SubspaceExtractor)]
+    modes = [m.training for m in extractors]
+    for m in extractors:
+        m.training = False
+    try:
+        yield
+    finally:
+        for m, mode in zip(extractors, modes):
+            m.training = mode
+
+
+TargetDomain = Literal["vocabulary", "batch_glosses"]
 
 
 class DSFTModel(nn.Module):
@@ -246,12 +314,22 @@ class DSFTModel(nn.Module):
     encoder: (B, T, K, 3) keypoints [+ (B, T, K) presence] -> (B, D) clip features, or with
     `heatmaps` (a module adding `heatmaps` (B, T, K', H, W) to the batch) heatmaps -> (B, D).
     `text_embeddings` (C, E) is a buffer (saved in checkpoints); the text projection
-    Linear(E, D) is trained. With `use_dsft` the training target domain is the text features of
-    the batch's glosses, in evaluation (no labels) those of the whole vocabulary; without it
-    H is the identity (the `--no-dsft` baseline).
+    Linear(E, D) is trained.
 
-    forward(batch) -> dict with `logits` (B, C), `features` (B, D) transformed visual features,
-    `text` (C, D) the (transformed) text features of the vocabulary.
+    `target` is what the target (text) subspace is built from:
+    - "vocabulary" (default): the text features of the whole vocabulary (C, D), in training and
+      evaluation alike, with no target bank (every batch holds the whole domain). Nothing in H
+      depends on the labels of the samples being classified.
+    - "batch_glosses": in training the text features of the batch's own glosses (with a bank),
+      in evaluation the vocabulary's. It leaks the labels: x @ H then carries the batch's
+      glosses in training but not in evaluation (kept to reproduce the earlier runs).
+    In eval mode H is inductive (`DomainSumTransform`): the source subspace comes from the
+    source bank filled in training, so a clip's features and logits do not depend on its
+    batch-mates. Without `use_dsft` H is the identity (the `--no-dsft` baseline).
+
+    forward(batch) -> dict with `logits` (B, C) of x @ H, `features` (B, D) x @ H, `text` (C, D)
+    the vocabulary's text features @ H (the same H; differentiable, for the alignment loss and
+    retrieval).
     """
 
     def __init__(
@@ -263,13 +341,18 @@ class DSFTModel(nn.Module):
         bank_size: int,
         use_dsft: bool = True,
         heatmaps: nn.Module | None = None,
+        target: TargetDomain = "vocabulary",
     ) -> None:
         super().__init__()
+        if target not in ("vocabulary", "batch_glosses"):
+            raise ValueError(f"target must be 'vocabulary' or 'batch_glosses', got {target!r}")
         self.encoder = encoder
         self.heatmaps = heatmaps
+        self.target = target
         self.register_buffer("text_embeddings", text_embeddings.float().clone())
         self.text_proj = nn.Linear(text_embeddings.shape[1], feature_dim)
-        self.dsft = DomainSumTransform(feature_dim, rank, bank_size, enabled=use_dsft)
+        target_bank = 0 if target == "vocabulary" else bank_size
+        self.dsft = DomainSumTransform(feature_dim, rank, bank_size, enabled=use_dsft, target_bank_size=target_bank)
         self.classifier = nn.Linear(feature_dim, text_embeddings.shape[0])
 
     def visual(self, batch: Mapping[str, Any]) -> torch.Tensor:
@@ -281,7 +364,7 @@ class DSFTModel(nn.Module):
         x = self.visual(batch)
         text = self.text_proj(self.text_embeddings)  # (C, D)
         if self.dsft.enabled:
-            target = text[batch["label"]] if self.training else text
-            x = self.dsft(x, [target])
-            text = text @ self.dsft.H.to(text.dtype)  # the same H, for retrieval only (detached)
+            leak = self.training and self.target == "batch_glosses"
+            H = self.dsft.matrix(x, [text[batch["label"]] if leak else text]).to(x.dtype)
+            x, text = x @ H, text @ H
         return {"logits": self.classifier(x), "features": x, "text": text}

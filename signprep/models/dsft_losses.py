@@ -1,9 +1,13 @@
-"""The DSFT classifier's loss: cross-entropy, or NLA-SLR's language-aware label smoothing
-(docs/methods.md, "Language-aware label smoothing").
+"""The DSFT recipe's losses (docs/methods.md, "The DSFT trainer").
 
-For true class b the soft target is y[b] = 1 - eps and y[i != b] = eps * softmax_{j != b}(s[b, j] / tau)[i],
-s the cosine similarity of the glosses' text embeddings; the loss is -sum_i y[i] log softmax(z)[i],
-averaged over the batch.
+Classification: cross-entropy, or NLA-SLR's language-aware label smoothing ("Language-aware label
+smoothing"): for true class b the soft target is y[b] = 1 - eps and
+y[i != b] = eps * softmax_{j != b}(s[b, j] / tau)[i], s the cosine similarity of the glosses' text
+embeddings; the loss is -sum_i y[i] log softmax(z)[i], averaged over the batch.
+
+Alignment: cross-entropy of each clip's cosine similarities to the text features of every gloss,
+divided by a temperature, against its gloss (`alignment_loss`), the same term with and without
+the DSFT, so that both variants train the text projection alike.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["label_smoothed_cross_entropy", "language_aware_targets"]
+__all__ = ["alignment_loss", "label_smoothed_cross_entropy", "language_aware_targets"]
 
 
 def language_aware_targets(text: torch.Tensor, eps: float, tau: float) -> torch.Tensor:
@@ -37,3 +41,12 @@ def label_smoothed_cross_entropy(
     if soft_targets is None:
         return F.cross_entropy(logits, labels)
     return -(soft_targets[labels] * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+def alignment_loss(
+    features: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, temperature: float = 0.1
+) -> torch.Tensor:
+    """Video -> gloss-text alignment: mean cross-entropy of cos(features_i, text_c) / temperature over the
+    C glosses against labels_i. features (B, D), text (C, D) in the same space (both @ H with DSFT)."""
+    sim = F.normalize(features.float(), dim=1) @ F.normalize(text.float(), dim=1).T
+    return F.cross_entropy(sim / temperature, labels)

@@ -11,6 +11,8 @@ centred at (j + 0.5, i + 0.5).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,7 +37,6 @@ ENCODER_BLOCKS = (
     (64, 1), (64, 1), (64, 1), (64, 2),
     (128, 1), (128, 1), (128, 1), (128, 2),
 )  # fmt: skip
-OUTPUT_PRIOR_LOGIT = -4.6  # logit of 0.01
 DECODER_CHANNELS = (64, 64, 32, 32)  # each transposed conv doubles the size: 4 -> 8 -> 16 -> 32 -> 64
 
 
@@ -80,9 +81,13 @@ class HandPoseNet(nn.Module):
     `features(x)` is the (B, 128, 4, 4) bottleneck; `pooled_features(x)` its (B, 128) average.
     """
 
-    def __init__(self, num_keypoints: int = NUM_HAND_KEYPOINTS, expand: int = 4) -> None:
+    def __init__(
+        self, num_keypoints: int = NUM_HAND_KEYPOINTS, expand: int = 4, output_prior: float | None = None
+    ) -> None:
         super().__init__()
-        self.expand = expand
+        if output_prior is not None and not 0 < output_prior < 1:
+            raise ValueError(f"output_prior must lie in (0, 1) or be None, got {output_prior}")
+        self.expand, self.output_prior = expand, output_prior
         layers: list[nn.Module] = [_conv_bn_relu(3, 32, 2)]
         c = 32
         for out_c, stride in ENCODER_BLOCKS:
@@ -101,7 +106,8 @@ class HandPoseNet(nn.Module):
 
     def reset_parameters(self) -> None:
         """Xavier for every conv and linear layer (zero biases), BN as identity, except the last BN of
-        each residual block, zeroed so every residual block starts as the identity (thesis 3.1.2)."""
+        each residual block, zeroed so every residual block starts as the identity (thesis 3.1.2).
+        With `output_prior` p (not the thesis's), the output bias starts at logit(p) instead of 0."""
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight)
@@ -113,9 +119,10 @@ class HandPoseNet(nn.Module):
         for m in self.modules():
             if isinstance(m, InvertedResidual) and m.use_residual:
                 nn.init.zeros_(m.project_bn.weight)
-        # Heatmaps are ~99% background: start the output at sigmoid = 0.01, not 0.5, so the first
-        # steps learn keypoints instead of pushing 86k logits down (the focal-loss "prior" bias).
-        nn.init.constant_(self.decoder[-1].bias, OUTPUT_PRIOR_LOGIT)
+        if self.output_prior is not None:
+            # Heatmaps are ~99% background: start the output at sigmoid = p (0.01), not 0.5, so the first
+            # steps learn keypoints instead of pushing 86k logits down (the focal-loss "prior" bias).
+            nn.init.constant_(self.decoder[-1].bias, math.log(self.output_prior / (1 - self.output_prior)))
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor], expand: object, source: object) -> HandPoseNet:

@@ -41,10 +41,18 @@ class EmbeddingHead(nn.Module):
     """Fig. 3.19: (B, in_dim) features -> (B, f) unit-norm embedding; holds alpha and beta.
 
     alpha starts at 2 (alpha^2 = 4 spreads cos in [-1, 1] over a useful logit range), beta at 0.
+    `dropout` is that of every dual-path layer and, unless `out_dropout` is given, of the one
+    before the last FC (the thesis's KMNIST head, Fig. 3.9, uses 0.25 and 0.5).
     """
 
     def __init__(
-        self, in_dim: int, embed_dim: int, num_layers: int = 8, growth: int = 16, dropout: float = 0.25
+        self,
+        in_dim: int,
+        embed_dim: int,
+        num_layers: int = 8,
+        growth: int = 16,
+        dropout: float = 0.25,
+        out_dropout: float | None = None,
     ) -> None:
         super().__init__()
         layers, c = [], in_dim
@@ -52,7 +60,7 @@ class EmbeddingHead(nn.Module):
             layers.append(DualPathLayer(c, growth, dropout))
             c += growth
         self.layers = nn.Sequential(*layers)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout if out_dropout is None else out_dropout)
         self.out = nn.Linear(c, embed_dim)
         self.alpha = nn.Parameter(torch.tensor(2.0))
         self.beta = nn.Parameter(torch.tensor(0.0))

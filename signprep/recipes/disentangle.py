@@ -21,8 +21,10 @@ information out of f_g.
 
 The disentanglement report (`signprep.evaluation.disentanglement`, run after training, printed,
 logged as `probe_*` metrics and written to `RUN/disentangle_report.json`) asks how well a linear
-probe recovers the signer and the gloss from f_a and from f_g (grouped cross-validation over
-videos, beside the untrained model and chance), and draws the swapped-reconstruction grid.
+probe recovers the signer and the gloss from f_a and from f_g, beside the untrained model and
+chance: on the training videos by grouped cross-validation over videos (`probe_*`), and on the
+held-out videos (other splits, `heldout_signers`, `heldout_videos`) by the probe fitted on the
+training videos (`probe_heldout_*`); and draws the swapped-reconstruction grid.
 The checkpoint's metadata holds the vocabulary and the signers.
 """
 
@@ -106,7 +108,8 @@ def train_disentangle(
     """
     shards, out_dir = Path(shards), Path(out_dir)
     _check_shards(shards, config)
-    base = _train_dataset(shards, config)
+    heldout = _heldout_ids(shards, config)
+    base = _train_dataset(shards, config, heldout)
     if len(base) == 0:
         raise ValueError(f"{shards}: no labelled samples in the splits {config.train_splits}")
     try:
@@ -147,10 +150,15 @@ def train_disentangle(
             signer_index=signer_index,
         )
 
+    trained_ids = set(base.sample_ids)
+
+    def all_probe_metrics(probes: list[ProbeResult], heldout: list[ProbeResult]) -> dict[str, float]:
+        return {**probe_metrics(probes), **probe_metrics(heldout, prefix="probe_heldout")}
+
     def on_epoch_end(trainer: Trainer, epoch: int) -> dict[str, float]:
         every = config.probe_every
         if every and (epoch + 1) % every == 0 and (epoch + 1) < config.epochs and trainer.is_main:
-            return probe_metrics(probe_model(trainer.module, shards, config))
+            return all_probe_metrics(*probe_model(trainer.module, shards, config, trained_ids))
         return {}
 
     init_file = out_dir / INIT_PROBES_FILE
@@ -160,20 +168,24 @@ def train_disentangle(
             return {}
         init_probes = None
         if config.probe_at_init and init_file.is_file():
-            init_probes = [ProbeResult(**d) for d in json.loads(init_file.read_text(encoding="utf-8"))]
-        trainer.report = disentanglement_report(trainer.module, shards, config, out_dir, init_probes)
-        metrics = probe_metrics(trainer.report.probes)
-        metrics.update({f"{k}_at_init": v for k, v in probe_metrics(init_probes or []).items() if "chance" not in k})
+            saved = json.loads(init_file.read_text(encoding="utf-8"))
+            init_probes = tuple([ProbeResult(**d) for d in saved[k]] for k in ("trained", "heldout"))
+        report = disentanglement_report(trainer.module, shards, config, out_dir, trained_ids, init_probes)
+        trainer.report = report
+        metrics = all_probe_metrics(report.probes, report.heldout_probes)
+        at_init = all_probe_metrics(*init_probes) if init_probes else {}
+        metrics.update({f"{k}_at_init": v for k, v in at_init.items() if "chance" not in k})
         trainer.log_metrics(metrics)
         return metrics
 
-    metadata = {"vocabulary": vocab.to_dict(), "signers": signers}
+    metadata = {"vocabulary": vocab.to_dict(), "signers": signers, "heldout_videos": sorted(heldout)}
     trainer = Trainer(model, optimizer, scheduler, config, out_dir, step_fn, metadata=metadata,
                       on_epoch_end=on_epoch_end, on_fit_end=final_report)  # fmt: skip
     if resume is None and trainer.is_main and config.probe_at_init:
         # no RNG is drawn here (eval mode, no dropout), so the run is the same with or without it
-        init = probe_model(trainer.module, shards, config)
-        atomic_write_text(init_file, json.dumps([asdict(p) for p in init], indent=1))
+        init = probe_model(trainer.module, shards, config, trained_ids)
+        saved = {k: [asdict(p) for p in probes] for k, probes in zip(("trained", "heldout"), init)}
+        atomic_write_text(init_file, json.dumps(saved, indent=1))
     return trainer.run(pairs, resume=resume, collate_fn=collate_pairs)  # the loop sets the pairs' epoch
 
 
@@ -252,13 +264,28 @@ def _check_shards(shards: Path, config: DisentangleConfig) -> None:
         )
 
 
-def _train_dataset(shards: Path, config: DisentangleConfig) -> ShardDataset:
+def _heldout_ids(shards: Path, config: DisentangleConfig) -> set[str]:
+    """The sample ids kept out of training: `heldout_videos` and every video of `heldout_signers`;
+    ValueError naming any that the shard index lacks."""
+    with ShardReader(shards) as reader:
+        entries = reader.index.samples
+    missing = sorted(set(config.heldout_videos) - set(entries))
+    signers = {str(e.get("signer_id")) for e in entries.values()}
+    missing += [f"signer {s}" for s in sorted(set(config.heldout_signers) - signers)]
+    if missing:
+        raise ValueError(f"{shards}: no such held-out video or signer in the shard index: {', '.join(missing)}")
+    by_signer = {sid for sid, e in entries.items() if str(e.get("signer_id")) in set(config.heldout_signers)}
+    return set(config.heldout_videos) | by_signer
+
+
+def _train_dataset(shards: Path, config: DisentangleConfig, heldout: set[str]) -> ShardDataset:
     return ShardDataset(
         shards,
         modalities=_modalities(config),
         clip_len=config.clip_len,
         sampling=config.sampling,
         split=list(config.train_splits) if config.train_splits is not None else None,
+        exclude=heldout,
         augment=config.augment,
         label_map=True,
         seed=config.seed,

@@ -7,9 +7,10 @@ computed once, and only the embedding head (dual-path layers -> f-dimensional un
 alpha, beta) is trained, on class-balanced batches of the training signers' crops (classes:
 glosses), with the pairwise BCE loss.
 
-Evaluation, by signer (`signer_split`; `signprep.evaluation.lowshot`): S prototypes per
-class are drawn from the training signers' crops, the queries are every crop of the
-held-out signers; a class counts when it has both. With `holdout_classes: n`, n such
+Evaluation, by signer (`signprep.data.splits.signer_split`; `signprep.evaluation.lowshot`):
+S prototypes per class are drawn from the training signers' crops, the queries are every
+crop of the held-out (test) signers, and of the `val_signers` (held out of training, to
+choose on); a class counts when it has both. With `holdout_classes: n`, n such
 glosses are left out of the embedding's training and evaluated apart as unseen classes.
 Reported per epoch and in `lowshot.json`: top-1/top-2 per crop and per sample (a sample's
 class scores averaged over its crops), for the max and the mean prototype rule, with
@@ -32,7 +33,8 @@ from tqdm import tqdm
 
 from signprep.atomic import atomic_write_text
 from signprep.data import BalancedFeatureBatches, ClassBalancedBatchSampler, Vocabulary
-from signprep.data.hand_crop_set import HandCropSet, holdout_classes, signer_split
+from signprep.data.hand_crop_set import HandCropSet
+from signprep.data.splits import holdout_classes, signer_split
 from signprep.evaluation.lowshot import evaluate_lowshot, lowshot_metrics
 from signprep.features_file import write_features_file
 from signprep.models.handpose import HandPoseNet
@@ -66,6 +68,7 @@ class SiameseConfig(SGDRConfig):
     hands: tuple[int, ...] = (0, 1)
     frame_stride: int = Field(default=1, gt=0)
     test_signers: tuple[str, ...] | None = None  # None: the signers of the shards' test split
+    val_signers: tuple[str, ...] = ()  # held out of training, scored as `val_signer` (training signers' classes)
     holdout_classes: int = Field(default=0, ge=0)  # glosses kept out of training, evaluated as unseen
     prototypes_per_class: int = Field(default=10, gt=0)  # S
     prototype_rule: Literal["max", "mean"] = "max"  # the rule of the per-epoch metrics; lowshot.json has both
@@ -101,7 +104,8 @@ def train_siamese(
         frame_stride=config.frame_stride,
         progress=config.progress,
     )
-    train_mask, test_mask, held = signer_split(crops.signers, crops.splits, config.test_signers)
+    split = signer_split(crops.signers, crops.splits, config.test_signers, config.val_signers)
+    train_mask, test_mask, held = split.train, split.test, split.test_signers
     labels = crops.labels.numpy()
     unseen = holdout_classes(labels, train_mask, test_mask, config.holdout_classes, config.seed)
     fit_mask = train_mask & ~np.isin(labels, unseen)
@@ -151,6 +155,8 @@ def train_siamese(
         a, b = m.head.alpha.item(), m.head.beta.item()
         common = dict(per_class=config.prototypes_per_class, rule=rule, seed=config.seed, sample_ids=crops.sample_ids)
         out = {"heldout_signer": evaluate_lowshot(emb, crops.labels, fit_mask, test_mask, a, b, classes=seen, **common)}
+        if split.val.any():  # empty ({}) when the val signers share fewer than 2 glosses with the training signers
+            out["val_signer"] = evaluate_lowshot(emb, crops.labels, fit_mask, split.val, a, b, classes=seen, **common)
         if unseen:
             out["unseen_classes"] = evaluate_lowshot(emb, crops.labels, train_mask, test_mask, a, b, classes=unseen,
                                                      **common)  # fmt: skip
@@ -177,6 +183,7 @@ def train_siamese(
             "alpha": m.head.alpha.item(),
             "beta": m.head.beta.item(),
             "test_signers": held,
+            "val_signers": split.val_signers,
             "unseen_classes": [vocab.glosses[c] for c in unseen],
             "prototypes_per_class": config.prototypes_per_class,
             "training_crops": int(fit_mask.sum()),

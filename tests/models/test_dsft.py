@@ -18,6 +18,15 @@ from signprep.models.dsft import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: extra intra-op threads only contend (100x slower on a loaded 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _random_basis(d: int, r: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     Q, _ = torch.linalg.qr(torch.randn(d, r, generator=gen, dtype=torch.float64))
@@ -68,6 +77,27 @@ def test_extractor_basis_is_top_left_singular_vectors():
     U, _, _ = torch.linalg.svd(X.T, full_matrices=False)
     torch.testing.assert_close(out.projection, projection(U[:, :3]), atol=1e-10, rtol=0)
     assert out.basis.shape == (12, 3)
+
+
+def test_extractor_basis_with_a_memory_bank_is_that_of_batch_and_bank():
+    """Algorithm 1 with a bank: U_r of [X, M] by SVD, M the bank's columns before the batch is enqueued;
+    `from_memory` is U_r of M alone."""
+    torch.manual_seed(1)
+    ext = SubspaceExtractor(dim=12, rank=3, bank_size=16).double()
+    for _ in range(3):  # 24 samples through a 16-column ring: the bank wraps
+        ext(torch.randn(8, 12, dtype=torch.float64) * torch.linspace(3, 0.5, 12, dtype=torch.float64))
+    M = ext.memory().clone()
+    assert M.shape == (12, 16)
+    X = torch.randn(5, 12, dtype=torch.float64)
+    out = ext(X)
+    U, _, _ = torch.linalg.svd(torch.cat([X.T, M], dim=1), full_matrices=False)
+    torch.testing.assert_close(out.projection, projection(U[:, :3]), atol=1e-10, rtol=0)
+    # the batch went in after: the bank now holds it, in its newest columns
+    assert torch.equal(ext.memory()[:, [8, 9, 10, 11, 12]], X.T)
+    U_mem, _, _ = torch.linalg.svd(ext.memory(), full_matrices=False)
+    torch.testing.assert_close(ext.from_memory().projection, projection(U_mem[:, :3]), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="memory bank is empty"):
+        SubspaceExtractor(dim=12, rank=3, bank_size=4).from_memory()
 
 
 def test_memory_bank_fifo_sizes_and_eval():
@@ -128,21 +158,119 @@ def test_transform_output_H_and_disable():
 
 
 def test_trains_inside_a_small_network():
+    """Encoder -> DSFT (target: the fixed class embeddings, as the recipe's vocabulary) -> linear head learns
+    three separable blobs: held-out accuracy in eval mode (H from the banks) far above chance 1/3."""
     torch.manual_seed(4)
+    centres = 3.0 * torch.randn(3, 10)
+
+    def blobs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, 3, (n,))
+        return centres[y] + torch.randn(n, 10), y
+
     encoder = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16))
-    dsft = DomainSumTransform(dim=16, rank=4, bank_size=32)
+    dsft = DomainSumTransform(dim=16, rank=4, bank_size=32, target_bank_size=0)
     head = nn.Linear(16, 3)
-    text = nn.Embedding(3, 16)  # stand-in for gloss text embeddings (the target domain)
+    text = nn.Embedding(3, 16)  # stand-in for the gloss text features (the target domain)
     params = [*encoder.parameters(), *head.parameters(), *text.parameters()]
     opt = torch.optim.Adam(params, lr=1e-2)
     losses = []
-    for _ in range(5):
-        x, y = torch.randn(8, 10), torch.randint(0, 3, (8,))
-        loss = nn.functional.cross_entropy(head(dsft(encoder(x), [text(y)])), y)
+    for _ in range(60):
+        x, y = blobs(16)
+        loss = nn.functional.cross_entropy(head(dsft(encoder(x), [text.weight])), y)
         opt.zero_grad()
         loss.backward()
-        assert all(p.grad is None or torch.isfinite(p.grad).all() for p in params)
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in params)
         opt.step()
         losses.append(loss.item())
-    assert np.isfinite(losses).all()
-    assert int(dsft.extractors[0].bank_fill) == 32
+    assert np.mean(losses[-10:]) < 0.3 * np.mean(losses[:10])
+    assert int(dsft.extractors[0].bank_fill) == 32 and int(dsft.extractors[1].bank_fill) == 0
+    dsft.eval()
+    x, y = blobs(300)
+    with torch.no_grad():
+        accuracy = (head(dsft(encoder(x), [text.weight])).argmax(1) == y).float().mean().item()
+    assert accuracy > 0.9, accuracy  # chance 1/3
+
+
+# --------------------------------------------------------------------------- protocol: no label leak, inductive
+
+
+class _FeaturesAsKeypoints(nn.Module):
+    """Encoder stand-in: the batch's `keypoints` (B, D) are the clip features themselves."""
+
+    def forward(self, keypoints: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+        return keypoints
+
+
+def _text_scoring_model(num_classes: int, dim: int, rank: int, bank_size: int, seed: int):
+    """A DSFTModel whose classifier scores each class by its own text feature (logit_c = x_hat . t_c):
+    whatever x @ H carries about the batch's glosses shows up in the predictions."""
+    from signprep.models.dsft import DSFTModel
+
+    g = torch.Generator().manual_seed(seed)
+    text = nn.functional.normalize(torch.randn(num_classes, 48, generator=g), dim=1)
+    torch.manual_seed(seed)
+    model = DSFTModel(_FeaturesAsKeypoints(), text, dim, rank, bank_size)
+    with torch.no_grad():
+        model.classifier.weight.copy_(model.text_proj(model.text_embeddings))
+        model.classifier.bias.zero_()
+    return model
+
+
+@torch.no_grad()
+def _noise_top1(model, n: int, batch: int, seed: int) -> float:
+    """Top-1 of `model` on pure-noise features with uniformly random labels, in its current mode."""
+    g = torch.Generator().manual_seed(seed)
+    num_classes, dim = model.classifier.weight.shape
+    hits = 0
+    for _ in range(n // batch):
+        x = torch.randn(batch, dim, generator=g)
+        y = torch.randint(num_classes, (batch,), generator=g)
+        hits += int((model({"keypoints": x, "label": y})["logits"].argmax(1) == y).sum())
+    return hits / (n - n % batch)
+
+
+def test_noise_features_score_chance_in_training_and_evaluation_mode():
+    """The target subspace never comes from the labels being classified: on noise features with random
+    labels, scoring classes by their text vectors through x @ H is at chance (1/C) in both modes.
+    The batch-label target (the default before issue 19) scores its own batch's glosses: 2.19% top-1 in
+    training mode here, 10.7 binomial sd above chance."""
+    C, n = 100, 8000
+    model = _text_scoring_model(C, dim=32, rank=8, bank_size=16, seed=0)
+    chance = 1 / C
+    sigma = (chance * (1 - chance) / n) ** 0.5  # binomial sd of a chance-level top-1 over n samples
+    train_top1 = _noise_top1(model.train(), n, batch=10, seed=1)
+    eval_top1 = _noise_top1(model.eval(), n, batch=10, seed=2)
+    assert abs(train_top1 - chance) < 3.5 * sigma, (train_top1, chance)
+    assert abs(eval_top1 - chance) < 3.5 * sigma, (eval_top1, chance)
+
+
+def _trained_dsft(seed: int = 0):
+    """A DSFTModel after a few training steps (banks filled), in eval mode, and 24 evaluation clips."""
+    model = _text_scoring_model(12, dim=16, rank=4, bank_size=32, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    model.train()
+    with torch.no_grad():
+        for _ in range(6):
+            model({"keypoints": torch.randn(8, 16, generator=g), "label": torch.randint(12, (8,), generator=g)})
+    x = torch.randn(24, 16, generator=g)
+    return model.eval(), x, torch.randint(12, (24,), generator=g)
+
+
+@torch.no_grad()
+def test_evaluation_is_inductive_batch_mates_and_order_change_nothing():
+    """At evaluation H comes from the state fixed in training (the banks and the vocabulary), so a clip's
+    features and logits are the same alone, in any batch size and in any order."""
+    model, x, y = _trained_dsft()
+    whole = model({"keypoints": x, "label": y})
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(5))
+    parts = [model({"keypoints": x[i], "label": y[i]}) for i in order.split(5)]
+    inverse = torch.argsort(order)
+    for key in ("features", "logits"):
+        shuffled = torch.cat([p[key] for p in parts])[inverse]
+        torch.testing.assert_close(shuffled, whole[key], atol=1e-5, rtol=1e-5)
+    alone = torch.cat([model({"keypoints": x[i : i + 1], "label": y[i : i + 1]})["features"] for i in range(3)])
+    torch.testing.assert_close(alone, whole["features"][:3], atol=1e-5, rtol=1e-5)
+    # and evaluation leaves the banks alone
+    before = [e.bank.clone() for e in model.dsft.extractors]
+    model({"keypoints": x, "label": y})
+    assert all(torch.equal(b, e.bank) for b, e in zip(before, model.dsft.extractors))

@@ -44,6 +44,12 @@ def test_initialisation_xavier_and_zeroed_residual_bn():
             bound = math.sqrt(6 / (fan_in + fan_out))
             assert m.weight.abs().max() <= bound + 1e-6
             assert m.weight.abs().max() > 0.5 * bound  # uniform over the whole Xavier range
+    # the thesis's initialisation: every bias zero, the output at sigmoid 0.5
+    assert torch.all(net.decoder[-1].bias == 0)
+    primed = HandPoseNet(expand=2, output_prior=0.01)  # the project's recipe: the output starts at 1%
+    assert torch.allclose(torch.sigmoid(primed.decoder[-1].bias), torch.full((21,), 0.01))
+    with pytest.raises(ValueError, match="output_prior"):
+        HandPoseNet(output_prior=1.0)
 
 
 def test_heatmap_targets_loss_and_decoding():

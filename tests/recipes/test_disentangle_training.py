@@ -9,6 +9,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -70,7 +71,11 @@ def test_training_loss_falls_on_real_shards(disentangle_shards, tmp_path):
         (lv, t, c) for lv in ("video", "frame") for t in ("signer", "gloss") for c in ("appearance", "sign")
     }
     for p in report.probes:
-        assert 0 <= p.accuracy <= 1 and p.classes == 2 and p.groups == 4 and p.excluded == 0
+        assert p.classes == 2 and p.groups == 4 and p.excluded == 0 and p.chance == 0.5
+    probes = {(p.level, p.target, p.code): p.accuracy for p in report.probes}
+    # 901 (white background) and 912 (brown top) look nothing alike: a left-out video's signer is named from f_a
+    assert probes[("video", "signer", "appearance")] == 1.0
+    assert report.heldout_videos == 0 and report.heldout_probes == []  # every video trained (train_splits null)
     assert "probe_video/signer_from_appearance" in m and "probe_frame/chance_gloss_from_sign" in m
     assert "probe_video/signer_from_appearance_at_init" in m  # the untrained model's, for reference
     assert report.init_probes is not None and len(report.init_probes) == 8 and "at init" in report.render()
@@ -151,3 +156,28 @@ def test_cli_error_when_the_training_splits_hold_no_pair(disentangle_shards, tmp
     )
     assert r.exit_code == 2
     assert "different signers" in r.output and "train_splits" in r.output
+
+
+def test_heldout_videos_stay_out_of_training_and_are_probed_apart(disentangle_shards, tmp_path):
+    """yes by 901 (90039) held out: the eat pair trains; the held-out video is scored by the probe fitted on the
+    three training videos' codes, beside the cross-validated probes of those three."""
+    out = tmp_path / "run"
+    trainer = train_disentangle(disentangle_shards, DisentangleConfig(**{**TINY, "heldout_videos": ("90039",)}), out)
+    report = trainer.report
+    assert (report.videos, report.heldout_videos) == (3, 1) and trainer.step == 6  # one pair, one batch an epoch
+    assert trainer.metadata["heldout_videos"] == ["90039"]
+    heldout = {(p.level, p.target, p.code): p for p in report.heldout_probes}
+    assert len(heldout) == 8 and all(p.groups == 1 and p.classes == 2 for p in heldout.values())
+    assert heldout[("video", "signer", "appearance")].accuracy == 1.0  # 901 named from the codes of 901's eat
+    assert heldout[("frame", "signer", "appearance")].rows == 4  # probe_frames_per_video frames of the one video
+    m = trainer.final_metrics
+    assert m["probe_heldout_video/signer_from_appearance"] == 1.0
+    assert m["probe_heldout_video/chance_signer_from_appearance"] == 0.5
+    assert "probe_heldout_video/signer_from_appearance_at_init" in m
+    assert "held-out videos (1, never trained on)" in report.render()
+
+
+def test_heldout_ids_must_exist(disentangle_shards, tmp_path):
+    cfg = DisentangleConfig(**{**TINY, "heldout_videos": ("12345",), "heldout_signers": ("777",)})
+    with pytest.raises(ValueError, match="no such held-out video or signer in the shard index: 12345, signer 777"):
+        train_disentangle(disentangle_shards, cfg, tmp_path / "run")

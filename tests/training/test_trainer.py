@@ -115,24 +115,45 @@ def test_non_finite_loss_stops_with_message(tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
-def test_cuda_amp_training_checkpoints_the_scaler_and_repeats(tmp_path):
-    # the real CUDA path: float16 autocast + GradScaler, checkpoint with the scaler state, resume
+def test_cuda_amp_training_resumes_from_its_checkpoint(tmp_path):
+    """The real CUDA path: float16 autocast + GradScaler. A run stopped after epoch 2 of 4 and resumed from
+    its last.pt (weights, optimizer, schedule, scaler state, RNGs) repeats the uninterrupted run's losses."""
     cfg = tiny_config(epochs=4, device="cuda", amp=True)
     full = _run(tmp_path / "full", cfg)
-    assert full.device.type == "cuda"
+    assert full.device.type == "cuda" and full.use_amp
     losses = read_losses(tmp_path / "full" / "metrics.csv")
-    assert all(math.isfinite(v) for v in losses.values()) and losses[20] < losses[1]
-    half = tiny_config(epochs=4, device="cuda", amp=True)
+    assert sorted(losses) == list(range(1, 21)) and all(math.isfinite(v) for v in losses.values())
+    assert losses[20] < losses[1]
+
     part = tmp_path / "part"
-    model, opt, sched = build(half)
-    with Trainer(model, opt, sched, half, part, step_fn) as trainer:
+    model, opt, sched = build(cfg)
+    trainer = Trainer(model, opt, sched, cfg, part, step_fn)
+
+    class Stop(Exception):
+        pass
+
+    original = trainer.save_checkpoint
+
+    def save_then_stop(name="last.pt"):
+        path = original(name)
+        if trainer.epoch == 2:
+            raise Stop
+        return path
+
+    trainer.save_checkpoint = save_then_stop
+    with pytest.raises(Stop):
         trainer.fit(NoisyBlobs())
+    trainer.close()
     ckpt = load_checkpoint(part / "last.pt")
-    assert "scaler" in ckpt and ckpt["step"] == 20
+    assert (ckpt["step"], ckpt["epoch"]) == (10, 2) and ckpt["scaler"]["scale"] > 0
+
+    resumed = _run(part, cfg, resume_from=part / "last.pt")
+    assert resumed.scaler.get_scale() > 0 and resumed.step == 20
     resumed_losses = read_losses(part / "metrics.csv")
-    # same seeds, same device: the second run repeats the first to float tolerance
+    assert sorted(resumed_losses) == list(range(1, 21))  # steps 11-20 come from the resumed run
+    # same seeds, same device, restored scaler and RNG: the resumed run repeats the first to float tolerance
     for step, value in losses.items():
-        assert resumed_losses[step] == pytest.approx(value, rel=1e-4, abs=1e-5)
+        assert resumed_losses[step] == pytest.approx(value, rel=1e-4, abs=1e-5), step
 
 
 def test_run_resumes_fits_evaluates_and_closes(tmp_path):
