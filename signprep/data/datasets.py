@@ -24,7 +24,6 @@ a dict gives the map itself (samples whose label it lacks are dropped).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -237,10 +236,10 @@ class ShardDataset(_LazyReader, Dataset):
 
         height, width = int(attrs["height"]), int(attrs["width"])
         if self.augment:
-            fit_mode = next(
-                (json.loads(attrs[f"{m}_fit"])["mode"] for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), "stretch"
-            )
-            sample = crop_sample(sample, random_crop_box(rng, self.crop_scale), normalised_fit(height, width, fit_mode))
+            # every image modality shares one fit, the person box included (`fit: person`)
+            fit_attr = next((f"{m}_fit" for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), None)
+            fit = view.fit(fit_attr).normalised() if fit_attr else normalised_fit(height, width, "stretch")
+            sample = crop_sample(sample, random_crop_box(rng, self.crop_scale), fit)
 
         out: dict[str, Any] = {}
         if "keypoints" in sample:

@@ -8,6 +8,7 @@ reason, so one broken file costs only itself.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import resource
 import time
@@ -19,12 +20,21 @@ from typing import Any
 
 import numpy as np
 
+from signprep.extraction.person_fit import (
+    hold_entry,
+    person_box_attrs,
+    release_entry,
+    sample_person_box,
+    second_pass_start,
+    with_person_box,
+)
 from signprep.extraction.pipeline import PipelineConfig
+from signprep.kernels.keypoint_quality import quality_of_arrays
 from signprep.manifests.records import SampleRecord
 from signprep.shards.index import file_sha256
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
-from signprep.stages.contract import FrameStage, process_frames
+from signprep.stages.contract import DECODER_ENTRIES, FrameStage, process_frames
 from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
 
 
@@ -86,16 +96,30 @@ def _chunks(frames, size: int):
         yield chunk
 
 
-def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple[dict[str, list], list[int]]:
+def _run_stages(
+    frames, stages: list[FrameStage], info, *, before: list[dict] | None = None, hold: frozenset[str] = frozenset()
+) -> tuple[dict[str, list], list[int], list[dict]]:
+    """Run `stages` over the frames; returns the stored outputs by name, the frames' source indices
+    and, per frame, the record entries named in `hold` (for a second pass).
+
+    before: per-frame entries of a first pass (the second pass of a `fit: person` sample),
+    added to each frame's record; `info`: the VideoInfo the stages open with (a callable
+    giving it, for the decoder's, known once the first frame is decoded)."""
     outputs: dict[str, list] = defaultdict(list)
     indices: list[int] = []
+    held: list[dict] = []
     opened = False
     for chunk in _chunks(frames, CHUNK_FRAMES):
         if not opened:
             for stage in stages:
-                stage.open(sample.info)
+                stage.open(info() if callable(info) else info)
             opened = True
         records: list[dict[str, Any]] = [{"rgb": frame.rgb, "index": frame.index} for frame in chunk]
+        if before is not None:
+            for record, earlier in zip(records, before[len(indices) :], strict=False):
+                if earlier["index"] != record["index"]:
+                    raise DecodeError(f"the second decode pass of {info.path} differs from the first")
+                record.update({name: release_entry(value) for name, value in earlier.items() if name != "index"})
         for stage in stages:
             try:
                 added = process_frames(stage, records)
@@ -106,15 +130,41 @@ def _run_stages(frames, stages: list[FrameStage], sample: SampleFrames) -> tuple
                 for name, value in frame_added.items():
                     if not name.startswith("_"):  # "_name": shared with later stages, not stored
                         outputs[name].append(value)
+        if hold:
+            held.extend(
+                {"index": r["index"], **{n: hold_entry(r[n], r["rgb"].shape) for n in hold if n in r}} for r in records
+            )
         indices.extend(frame.index for frame in chunk)
     for stage in stages:
         stage.close()
-    return outputs, indices
+    return outputs, indices, held
+
+
+def _second_pass(record: SampleRecord, pipeline: PipelineConfig, info: VideoInfo, stages, held: list[dict]):
+    """Pass 2 of a `fit: person` sample (signprep/extraction/person_fit.py): the box from pass 1's
+    keypoints, the frames decoded again by pass 1's decoder, the remaining stages."""
+    d = pipeline.decode
+    again = SampleFrames(
+        record.video_path,
+        DecodeOptions(info.decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
+        frame_start=record.frame_start,
+        frame_end=record.frame_end,
+        bbox=record.bbox,
+    )
+    _, frames = next(again.attempts())
+    frames = itertools.islice(frames, len(held))  # pass 1's frames, trimmed of decoder padding
+    outputs, indices, _ = _run_stages(frames, stages, info, before=held)
+    if len(indices) != len(held):
+        raise DecodeError(f"the second decode pass of {info.path} gave {len(indices)} frames, the first {len(held)}")
+    return {name: np.stack(values) for name, values in outputs.items()}
 
 
 def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: list[FrameStage]):
     """Run the stages over the sample's frames, falling back to the next decoder when
-    one fails or is found wrong. Returns (arrays, VideoInfo)."""
+    one fails or is found wrong. Returns (arrays, VideoInfo).
+
+    With a stage that fits to the person, the stages from the first such one on run in a
+    second pass, after the person box (in the returned VideoInfo) is known."""
     d = pipeline.decode
     sample = SampleFrames(
         record.video_path,
@@ -123,10 +173,14 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
         frame_end=record.frame_end,
         bbox=record.bbox,
     )
+    enabled = enabled_stages(pipeline.stages)
+    # stages: the pipeline's, built (tests decode with none)
+    split = second_pass_start(enabled) if len(stages) == len(enabled) else len(stages)
+    later = frozenset(e for _, config in enabled[split:] for e in config.requires()) - set(DECODER_ENTRIES)
     failures = []
     for _decoder, frames in sample.attempts():
         try:
-            outputs, indices = _run_stages(frames, stages, sample)
+            outputs, indices, held = _run_stages(frames, stages[:split], lambda: sample.info, hold=later)
         except DecodeError as e:
             failures.append(str(e))
             continue
@@ -142,9 +196,17 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
             )
         arrays = {name: np.stack(values[:keep]) for name, values in outputs.items()}
         arrays["frame_indices"] = np.asarray(indices[:keep], np.int32)
+        info = sample.info
+        if split < len(stages):
+            info = with_person_box(info, sample_person_box(arrays, info, record.bbox, pipeline.person_box))
+            try:
+                arrays.update(_second_pass(record, pipeline, info, stages[split:], held[:keep]))
+            except DecodeError as e:
+                failures.append(str(e))
+                continue
         if failures:
-            sample.info.decoder_note = "; ".join(filter(None, failures + [sample.info.decoder_note]))
-        return arrays, sample.info
+            info.decoder_note = "; ".join(filter(None, failures + [info.decoder_note]))
+        return arrays, info
     raise DecodeError("; ".join(failures))
 
 
@@ -183,6 +245,10 @@ def sample_attrs(
     }
     for stage in stages:
         attrs.update(stage.attrs())
+    attrs.update(person_box_attrs(info))  # none unless a stage fits to the person
+    quality = quality_of_arrays(arrays)  # signprep/kernels/keypoint_quality.py; docs/shards.md
+    if quality is not None:
+        attrs["keypoint_quality"] = json.dumps(quality)
     return attrs
 
 

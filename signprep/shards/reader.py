@@ -25,6 +25,7 @@ import numpy as np
 
 from signprep.kernels.frame_fit import FrameFit
 from signprep.kernels.keypoint_layout import KeypointLayout
+from signprep.kernels.keypoint_quality import quality_of_arrays
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file, check_sample
 
@@ -63,8 +64,17 @@ class SampleView:
 
     def fit(self, attr: str) -> FrameFit:
         """The `FrameFit` a stage stored in `attr` (e.g. "person_mask_fit"): stored-frame -> its pixels."""
-        spec = json.loads(self.attrs[attr])
-        return FrameFit(int(self.attrs["height"]), int(self.attrs["width"]), *spec["size"], mode=spec["mode"])
+        return FrameFit.from_attr(json.loads(self.attrs[attr]), int(self.attrs["height"]), int(self.attrs["width"]))
+
+    def quality(self) -> dict[str, Any] | None:
+        """The keypoint quality figures (signprep/kernels/keypoint_quality.py): the stored attribute,
+        or computed from the stored arrays for a sample written before it existed; None without keypoints."""
+        if self.attrs.get("keypoint_quality"):
+            return json.loads(self.attrs["keypoint_quality"])
+        names = ("keypoint_present", "keypoint_confidence", "keypoints", "frame_indices")
+        if not set(names) <= set(self.datasets):
+            return None
+        return quality_of_arrays({name: self.read(name) for name in names})
 
     def layout(self) -> KeypointLayout:
         components = json.loads(self.attrs["keypoint_layout"])

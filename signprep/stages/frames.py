@@ -1,7 +1,8 @@
 """Frames stage: the decoded frames at a training size.
 
 Requires: `rgb`. Adds: `frames` (H, W, 3) uint8, fitted by `FrameFit` (see
-signprep/kernels/frame_fit.py; the fit is in the sample attribute `frames_fit`).
+signprep/kernels/frame_fit.py; the fit is in the sample attribute `frames_fit`;
+with `fit: person` it letterboxes the sample's person box).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.kernels.frame_fit import FitMode, FrameFit, fit_for
 from signprep.stages.contract import Measured, RenderInput, Row, Size, StageConfig, StageCost, StageSpec
 from signprep.video.decode import VideoInfo
 
@@ -33,16 +34,18 @@ class TrainingFrames:
         self.fit: FrameFit | None = None
 
     def open(self, video: VideoInfo) -> None:
-        self.fit = FrameFit(video.height, video.width, *self.size, mode=self.mode)
+        self.fit = fit_for(video, self.size, self.mode)
 
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
         return {"frames": self.fit.apply_cached(frame)}
 
     def close(self) -> None:
-        self.fit = None
+        pass  # the fit stays for attrs(), which the runner asks for after close()
 
     def attrs(self) -> dict[str, Any]:
-        return {"frames_fit": json.dumps({"mode": self.mode, "size": list(self.size)})}
+        return {
+            "frames_fit": json.dumps(self.fit.to_attr() if self.fit else {"mode": self.mode, "size": list(self.size)})
+        }
 
 
 def cost(config: FramesConfig) -> StageCost:

@@ -11,7 +11,8 @@ keypoints mapped from frame pixels onto the heatmap grid by the configured
 `FrameFit` (sample attribute `heatmap_fit`: out = frame * scale + offset, in
 continuous coordinates, pixel n spanning [n, n + 1); see
 `signprep.kernels.gaussian_heatmaps`). With the default fit "pad" that is the
-frames stage's letterbox; with "stretch", heatmap pixel (i, j) has its centre at
+frames stage's letterbox; "person" letterboxes the sample's person box, as the
+frames stage with the same fit does; with "stretch", heatmap pixel (i, j) has its centre at
 frame pixel ((j + 0.5) * W_frame / W, (i + 0.5) * H_frame / H). Absent keypoints
 give all-zero channels. The frame size comes from the VideoInfo of the sample.
 """
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 from pydantic import Field, field_validator
 
-from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.kernels.frame_fit import FitMode, FrameFit, fit_for
 from signprep.kernels.gaussian_heatmaps import (
     UINT8_SCALE,
     dequantize_heatmaps,
@@ -90,7 +91,7 @@ class KeypointHeatmaps:
         if video.width <= 0 or video.height <= 0:
             raise ValueError(f"heatmaps need the frame size; the decoder reported {video.width}x{video.height}")
         self._frame_size = (video.height, video.width)
-        self._fit = FrameFit(video.height, video.width, *self.size, mode=self.fit)
+        self._fit = fit_for(video, self.size, self.fit)
 
     def _subset_indices(self, num_points: int) -> np.ndarray:
         # the refined face mesh (478 points) shifts the hands: follow the K actually stored

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from signprep.kernels.flow_encoding import decode_flow_uint8, encode_flow_uint8, flow_to_rgb
-from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.kernels.frame_fit import FitMode, FrameFit, fit_for
 from signprep.stages.contract import Measured, RenderInput, Row, Size, StageConfig, StageCost, StageSpec
 from signprep.stages.flow_methods import DisFlow, FarnebackFlow, RaftFlow
 from signprep.video.decode import VideoInfo
@@ -62,7 +62,7 @@ class OpticalFlow:
         self._prev: np.ndarray | None = None
 
     def open(self, video: VideoInfo) -> None:
-        self.fit = FrameFit(video.height, video.width, *self.size, mode=self.mode)
+        self.fit = fit_for(video, self.size, self.mode)
         self._prev = None
 
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -87,7 +87,7 @@ class OpticalFlow:
             "flow_method": self.method if self.method != "dis" else f"dis-{self.preset}",
             "flow_encoding": self.dtype,
             "flow_bound": self.bound,
-            "flow_fit": json.dumps({"mode": self.mode, "size": list(self.size)}),
+            "flow_fit": json.dumps(self.fit.to_attr() if self.fit else {"mode": self.mode, "size": list(self.size)}),
             "flow_units": "output pixels per frame, from the previous frame to this one (frame 0: zero)",
         }
 

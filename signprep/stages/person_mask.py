@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from signprep.kernels.frame_fit import FitMode, FrameFit
+from signprep.kernels.frame_fit import FitMode, FrameFit, fit_for
 from signprep.stages.contract import Measured, RenderInput, Row, Size, StageConfig, StageCost, StageSpec
 from signprep.stages.keypoints import SEGMENTATION_ENTRY
 from signprep.video.decode import VideoInfo
@@ -63,7 +63,7 @@ class PersonMask:
         self.fit: FrameFit | None = None
 
     def open(self, video: VideoInfo) -> None:
-        self.fit = FrameFit(video.height, video.width, *self.size, mode=self.mode)
+        self.fit = fit_for(video, self.size, self.mode)
 
     def process(self, frame: dict[str, Any]) -> dict[str, np.ndarray]:
         rgb = frame["rgb"]
@@ -92,7 +92,9 @@ class PersonMask:
     def attrs(self) -> dict[str, Any]:
         return {
             "person_mask_source": self.source,
-            "person_mask_fit": json.dumps({"mode": self.mode, "size": list(self.size)}),
+            "person_mask_fit": json.dumps(
+                self.fit.to_attr() if self.fit else {"mode": self.mode, "size": list(self.size)}
+            ),
             "background": self.background if self.background == "blur" else f"constant {self.background_value}",
         }
 

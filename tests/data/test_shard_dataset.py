@@ -133,12 +133,14 @@ def test_heatmap_batch_transform_on_loaded_batches(pairs_run, device):
             np.testing.assert_allclose(out["heatmaps"][i, t].cpu().numpy(), ref, atol=1e-5)
 
 
-def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(all_stages_run):
-    out_dir, _ = all_stages_run
+@pytest.mark.parametrize("run", ["all_stages_run", "person_fit_run"])  # fit: pad, fit: person
+def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(run, request):
+    out_dir, _ = request.getfixturevalue(run)
     modalities = ("keypoints", "frames", "heatmaps", "flow", "person_mask", "background_removed", "hand_crops")
     ds = ShardDataset(out_dir, modalities=modalities, clip_len=8, augment=True, seed=0, normalize_keypoints=False)
     with ShardReader(out_dir) as reader:
         hm_idx = np.array(reader[ds.sample_ids[0]].attrs["heatmap_keypoint_indices"])
+        fits = {s: reader[s].fit("heatmap_fit") for s in ds.sample_ids}  # the letterbox, or the person box
     checked = 0
     for epoch in range(3):
         ds.set_epoch(epoch)
@@ -146,7 +148,7 @@ def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(all_sta
             item = ds[i]
             assert item["frames"].shape == (8, 96, 96, 3) and item["heatmaps"].shape == (8, 79, 48, 48)
             assert item["flow"].shape == (8, 96, 96, 2) and item["person_mask"].shape == (8, 64, 64)
-            fit = FrameFit(*item["frame_size"].tolist(), 48, 48, "pad")
+            fit = fits[item["sample_id"]]
             kp, conf = item["keypoints"][:, hm_idx].numpy(), item["keypoint_confidence"][:, hm_idx].numpy()
             hm = item["heatmaps"].numpy()
             for t in range(8):
