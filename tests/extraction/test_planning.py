@@ -174,3 +174,15 @@ def test_plan_errors_name_the_problem(tmp_path: Path):
     assert result.exit_code == 2 and "nope.jsonl" in result.output
     result = runner.invoke(app, ["plan", "--root", str(tmp_path), "-p", "no-such-pipeline"])
     assert result.exit_code == 2 and "no-such-pipeline" in result.output
+
+
+def test_a_person_fit_pipeline_plans_its_second_decode_and_its_larger_images():
+    from signprep.stages.frames import FRAMES_PERSON_COST
+
+    person = load_pipeline("multimodal")  # fit: person
+    cpu, stored = pipeline_costs(person)
+    assert cpu[:2] == [("decode + write", 3.7), ("second decode (fit: person)", 2.7)]
+    assert dict(stored)["frames"] == FRAMES_PERSON_COST.bytes == 16235.0
+    letterbox = parse_pipeline({"name": "pad", "stages": {"frames": {"fit": "pad"}}})
+    assert [label for label, _ in pipeline_costs(letterbox)[0]] == ["decode + write", "keypoints (Holistic)", "frames"]
+    assert dict(pipeline_costs(letterbox)[1])["frames"] == 10774.0
