@@ -31,11 +31,11 @@ from signprep.extraction.person_fit import (
 from signprep.extraction.pipeline import PipelineConfig
 from signprep.kernels.keypoint_quality import quality_of_arrays
 from signprep.manifests.records import SampleRecord
-from signprep.shards.index import file_sha256
+from signprep.shards.schema import GlossSequence
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
 from signprep.stages.contract import DECODER_ENTRIES, FrameStage, process_frames
-from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
+from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, source_sha256
 
 
 @dataclass
@@ -97,10 +97,11 @@ def _chunks(frames, size: int):
 
 
 def _run_stages(
-    frames, stages: list[FrameStage], info, *, before: list[dict] | None = None, hold: frozenset[str] = frozenset()
+    frames, stages: list[FrameStage], info, *, before: list[dict] | None = None, hold: frozenset[str] | None = None
 ) -> tuple[dict[str, list], list[int], list[dict]]:
     """Run `stages` over the frames; returns the stored outputs by name, the frames' source indices
-    and, per frame, the record entries named in `hold` (for a second pass).
+    and, with `hold` (a second pass follows), per frame its index and the record entries named in
+    `hold` (empty: the index alone, which still counts the frames pass 2 must see).
 
     before: per-frame entries of a first pass (the second pass of a `fit: person` sample),
     added to each frame's record; `info`: the VideoInfo the stages open with (a callable
@@ -130,7 +131,7 @@ def _run_stages(
                 for name, value in frame_added.items():
                     if not name.startswith("_"):  # "_name": shared with later stages, not stored
                         outputs[name].append(value)
-        if hold:
+        if hold is not None:
             held.extend(
                 {"index": r["index"], **{n: hold_entry(r[n], r["rgb"].shape) for n in hold if n in r}} for r in records
             )
@@ -140,18 +141,26 @@ def _run_stages(
     return outputs, indices, held
 
 
+def _sample_frames(record: SampleRecord, pipeline: PipelineConfig, decoder: str) -> SampleFrames:
+    """The record's frames as the pipeline decodes them, `decoder` first (both passes of a
+    `fit: person` sample decode through this, so they see the same frames)."""
+    d = pipeline.decode
+    return SampleFrames(
+        record.video_path,
+        DecodeOptions(decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
+        frame_start=record.frame_start,
+        frame_end=record.frame_end,
+        time_start=record.time_start,
+        time_end=record.time_end,
+        bbox=record.bbox,
+        source_fps=record.fps,
+    )
+
+
 def _second_pass(record: SampleRecord, pipeline: PipelineConfig, info: VideoInfo, stages, held: list[dict]):
     """Pass 2 of a `fit: person` sample (signprep/extraction/person_fit.py): the box from pass 1's
     keypoints, the frames decoded again by pass 1's decoder, the remaining stages."""
-    d = pipeline.decode
-    again = SampleFrames(
-        record.video_path,
-        DecodeOptions(info.decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
-        frame_start=record.frame_start,
-        frame_end=record.frame_end,
-        bbox=record.bbox,
-    )
-    _, frames = next(again.attempts())
+    _, frames = next(_sample_frames(record, pipeline, info.decoder).attempts())
     frames = itertools.islice(frames, len(held))  # pass 1's frames, trimmed of decoder padding
     outputs, indices, _ = _run_stages(frames, stages, info, before=held)
     if len(indices) != len(held):
@@ -165,18 +174,13 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
 
     With a stage that fits to the person, the stages from the first such one on run in a
     second pass, after the person box (in the returned VideoInfo) is known."""
-    d = pipeline.decode
-    sample = SampleFrames(
-        record.video_path,
-        DecodeOptions(d.decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
-        frame_start=record.frame_start,
-        frame_end=record.frame_end,
-        bbox=record.bbox,
-    )
+    sample = _sample_frames(record, pipeline, pipeline.decode.decoder)
     enabled = enabled_stages(pipeline.stages)
     # stages: the pipeline's, built (tests decode with none)
     split = second_pass_start(enabled) if len(stages) == len(enabled) else len(stages)
-    later = frozenset(e for _, config in enabled[split:] for e in config.requires()) - set(DECODER_ENTRIES)
+    later = None  # what pass 2 reads from pass 1, when there is a pass 2
+    if split < len(stages):
+        later = frozenset(e for _, config in enabled[split:] for e in config.requires()) - set(DECODER_ENTRIES)
     failures = []
     for _decoder, frames in sample.attempts():
         try:
@@ -221,6 +225,8 @@ def sample_attrs(
         "dataset": record.dataset,
         "gloss": record.gloss or "",
         "label": int(record.label),
+        "glosses": GlossSequence(record.glosses or ()),  # a sentence's glosses in signing order; empty: none
+        "translation": record.translation or "",
         "signer_id": "" if record.signer_id is None else str(record.signer_id),
         "split": record.split or "",
         "num_frames": n,
@@ -228,6 +234,8 @@ def sample_attrs(
         "source_fps": info.source_fps,
         "frame_start": record.frame_start,  # as in the manifest: 1-based, inclusive, -1 = end
         "frame_end": record.frame_end,
+        "time_start": record.time_start,  # seconds, as in the manifest ("" = no time range)
+        "time_end": record.time_end,
         "first_frame": int(arrays["frame_indices"][0]) + 1 if n else 0,  # 1-based, as decoded
         "last_frame": int(arrays["frame_indices"][-1]) + 1 if n else 0,
         "width": info.width,
@@ -260,7 +268,7 @@ def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: st
     try:
         stages = stages_for(pipeline)
         stage = "decode"
-        sha = file_sha256(record.video_path) if os.path.isfile(record.video_path) else ""
+        sha = source_sha256(record.video_path)
         try:
             arrays, info = decode_and_process(record, pipeline, stages)
         except _StageFailure as e:

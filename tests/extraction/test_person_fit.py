@@ -119,6 +119,24 @@ def test_holding_the_segmentation_between_the_passes_moves_the_mask_by_at_most_a
             assert diff.max() <= MASK_LEVELS_MEASURED, name
 
 
+def test_the_second_pass_decodes_the_same_time_range_as_the_first(records):
+    """How2Sign-style: a sentence is a time range inside a long video; pass 2 must decode the same
+    frames (a decode of the whole video would differ from pass 1 and fail the sample)."""
+    import dataclasses
+
+    from signprep.extraction.sample import build_stages, decode_and_process
+
+    pipeline = parse_pipeline({"name": "t", "stages": {"frames": {"size": [32, 32], "fit": "person"}}})
+    record = dataclasses.replace(records["90033"], time_start=10.0, time_end=10.4)  # 30 fps: frames 300..311
+    arrays, info = decode_and_process(record, pipeline, build_stages(pipeline))
+    assert arrays["frame_indices"].tolist() == list(range(300, 312)) and arrays["frames"].shape == (12, 32, 32, 3)
+    assert "second decode" not in (info.decoder_note or "")  # pass 2 succeeded with pass 1's decoder
+    sf = SampleFrames(record.video_path, DecodeOptions(info.decoder))
+    frame = next(f for f in next(sf.attempts())[1] if f.index == 305)
+    fit = FrameFit(info.height, info.width, 32, 32, "person", box=info.person_box)
+    np.testing.assert_array_equal(arrays["frames"][5], fit.apply(frame.rgb))
+
+
 def test_only_frame_sized_maps_are_compressed_between_the_passes():
     keypoints = np.random.default_rng(0).uniform(0, 300, (543, 3)).astype(np.float32)
     assert hold_entry(keypoints, (360, 640, 3)) is keypoints
