@@ -165,7 +165,7 @@ def _overview(root: Path, reader: ShardReader, facts: list[SampleFacts], errors:
         ("samples", f"{len(facts):,}"),
         ("frames", f"{frames:,}"),
         ("video", f"{seconds / 60:,.1f} min"),
-        ("glosses", f"{len({f.gloss for f in facts}):,}"),
+        ("glosses", f"{len({g for f in facts for g in f.gloss_tokens}):,}"),
         ("signers", f"{len({f.signer_id for f in facts}):,}"),
         ("shards", f"{len(index.shards)} ({_mb(nbytes)})"),
         ("failed (last run)", f"{failed}"),
@@ -193,23 +193,34 @@ def _samples_section(facts: list[SampleFacts]) -> str:
         by_split[f.split or "(none)"].append(f)
     splits = sorted(by_split)
     split_rows = [
-        (s, len(v), sum(f.num_frames for f in v), len({f.gloss for f in v}), len({f.signer_id for f in v}))
+        (
+            s,
+            len(v),
+            sum(f.num_frames for f in v),
+            len({g for f in v for g in f.gloss_tokens}),
+            len({f.signer_id for f in v}),
+        )
         for s, v in sorted(by_split.items())
     ]
     parts = [
         "<h3>Per split</h3>",
         _table(["split", "samples", "frames", "glosses", "signers"], split_rows, (1, 2, 3, 4)),
     ]
-    for what, key in (("gloss", lambda f: f.gloss), ("signer", lambda f: f.signer_id)):
-        counts = Counter(key(f) for f in facts)
+    # a sentence counts once for each gloss it signs (so a gloss's bar is its occurrences)
+    sentences = any(f.glosses and not f.gloss for f in facts)
+    counted = "occurrences in samples" if sentences else "samples"
+    for what, key in (("gloss", lambda f: f.gloss_tokens), ("signer", lambda f: (f.signer_id,))):
+        counts = Counter(name for f in facts for name in key(f))
         shown = [name for name, _ in counts.most_common(BARS_UP_TO)]
-        stacks = {s: [sum(1 for f in by_split[s] if key(f) == name) for name in shown] for s in splits}
+        per_split = {s: Counter(name for f in by_split[s] for name in key(f)) for s in splits}
+        stacks = {s: [per_split[s][name] for name in shown] for s in splits}
         more = f" (the {BARS_UP_TO} most frequent of {len(counts)})" if len(counts) > BARS_UP_TO else ""
+        unit = counted if what == "gloss" else "samples"
         parts.append(f"<h3>Per {what}{more}</h3>")
         parts.append(
             _png_img(
-                plots.stacked_bars_png(shown, stacks, title=f"samples per {what}, by split", ylabel="samples"),
-                f"samples per {what}",
+                plots.stacked_bars_png(shown, stacks, title=f"{unit} per {what}, by split", ylabel=unit),
+                f"{unit} per {what}",
             )
         )
         if len(counts) > BARS_UP_TO:
@@ -302,7 +313,7 @@ def _quality_section(facts: list[SampleFacts], worst: list[SampleFacts]) -> str:
 
     def row(f: SampleFacts, link: bool) -> tuple:
         q = f.quality
-        return (_link(f.sample_id) if link else f.sample_id, f.split, f.gloss, f.signer_id, f.num_frames,
+        return (_link(f.sample_id) if link else f.sample_id, f.split, f.label_text, f.signer_id, f.num_frames,
                 q["dominant_hand"], q["dominant_hand_fraction"], q["left_hand_fraction"], q["right_hand_fraction"],
                 q["face_fraction"], q["dominant_hand_longest_gap"], q["upper_body_visibility"],
                 q["shoulder_jitter_px"])  # fmt: skip
@@ -432,7 +443,7 @@ def _cards(cards: list[tuple[SampleFacts, np.ndarray, str]]) -> str:
                 if q else "no keypoints")  # fmt: skip
         out.append(
             f'<div class="card" id="{anchor(f.sample_id)}"><div class="title">{_e(f.sample_id)} &middot; '
-            f"{_e(f.gloss)} &middot; signer {_e(f.signer_id)} &middot; {_e(f.split)}</div>"
+            f"{_e(f.label_text)} &middot; signer {_e(f.signer_id)} &middot; {_e(f.split)}</div>"
             f'<div class="muted">{_e(why)}; {f.num_frames} frames; {_e(line)}</div>'
             f'<a href="#{anchor(f.sample_id)}" title="full width">'
             f"{_jpeg_img(sheet, f'contact sheet of {f.sample_id}')}</a></div>"
@@ -446,8 +457,8 @@ def _video(reader: ShardReader, sample: SampleFacts) -> str:
         write_mp4(reader[sample.sample_id], reader.index.pipeline, path)
         data = base64.b64encode(path.read_bytes()).decode()
     return (
-        f"<p>Sample {_link(sample.sample_id)} ({_e(sample.gloss)}, {sample.num_frames} frames), every stored frame "
-        f"with a tile per modality (H.264):</p>"
+        f"<p>Sample {_link(sample.sample_id)} ({_e(sample.label_text)}, {sample.num_frames} frames), every stored "
+        f"frame with a tile per modality (H.264):</p>"
         f'<video controls muted loop playsinline preload="auto" src="data:video/mp4;base64,{data}"></video>'
         f'<p class="muted" id="video-duration"></p>'
     )

@@ -35,10 +35,21 @@ class SampleFacts:
     stored_bytes: dict[str, int] = field(default_factory=dict)  # dataset -> bytes on disk (compressed)
     person_box: list[float] | None = None  # stored-frame pixels, with fit: person
     person_box_basis: str = ""
+    glosses: tuple[str, ...] = ()  # a sentence's gloss sequence (continuous datasets); () for an isolated sign
 
     @property
     def seconds(self) -> float:
         return self.num_frames / self.fps if self.fps else 0.0
+
+    @property
+    def gloss_tokens(self) -> tuple[str, ...]:
+        """The glosses the sample signs: its one gloss, or a sentence's sequence; () if unlabelled."""
+        return (self.gloss,) if self.gloss else self.glosses
+
+    @property
+    def label_text(self) -> str:
+        """What the sample signs, for a table cell: the gloss, or the sentence's glosses."""
+        return self.gloss or " ".join(self.glosses)
 
 
 def gather_samples(reader: ShardReader, *, progress: bool = False) -> list[SampleFacts]:
@@ -61,6 +72,7 @@ def gather_samples(reader: ShardReader, *, progress: bool = False) -> list[Sampl
                 stored_bytes={name: int(view[name].id.get_storage_size()) for name in view.datasets},
                 person_box=a.get("person_box") if isinstance(a.get("person_box"), list) else None,
                 person_box_basis=str(a.get("person_box_basis") or ""),
+                glosses=tuple(str(g) for g in entry.get("glosses") or ()),  # indexes before issue 18: none
             )
         )
     return facts

@@ -156,6 +156,29 @@ def test_a_directory_without_errors_file_and_a_sample_id_with_odd_characters(ref
     assert anchor("a b/c") == "sample-a_20_b_2f_c" and " " not in anchor("a b")
 
 
+def test_sentences_count_each_gloss_they_sign(reference_run, tmp_path):
+    """A continuous dataset's samples have no gloss but a gloss sequence (index `glosses`, issue 18):
+    the gloss bars count occurrences, the tables show the sequence."""
+    import json
+
+    out, _, _ = reference_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".signprep.extraction.lock"))
+    index_path = copy / "shard_index.json"
+    index = json.loads(index_path.read_text())
+    sentences = [["REGEN", "WETTER"], ["WETTER", "MORGEN", "WETTER"], []]  # the last: unlabelled
+    ids = sorted(index["samples"])
+    for sample_id, glosses in zip(ids, sentences, strict=False):
+        index["samples"][sample_id].update(gloss="", label=-1, glosses=glosses, split="train")
+    index_path.write_text(json.dumps(index))
+    text = build_report(copy, worst=len(ids), examples=0, video=False)
+    p = Page(text)
+    assert _rows(p.tables["Per split"])["train"]["glosses"] == "3"  # REGEN, WETTER, MORGEN
+    assert "occurrences in samples per gloss" in text
+    per_sample = _rows(p.tables["Per sample"])
+    assert per_sample[ids[1]]["gloss"] == "WETTER MORGEN WETTER" and per_sample[ids[2]]["gloss"] == ""
+
+
 def test_a_shard_directory_is_required(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "shard_index.json" in result.output
