@@ -27,6 +27,7 @@ from signprep.commands import (
     manifest,
     plan,
     render,
+    report,
     siamese,
     verify,
 )
@@ -82,6 +83,7 @@ app.command(
 app.command(epilog=example("signprep inspect out/wlasl --json"))(inspect.inspect)
 app.command(epilog=example("signprep verify out/wlasl --repair"))(verify.verify)
 app.command(epilog=example("signprep render out/wlasl -s 90012 -s 90029 --mp4"))(render.render)
+app.command(epilog=example("signprep report out/wlasl --html out/wlasl-report.html"))(report.report)
 app.command(epilog=example("signprep plan -d wlasl --root WLASL/ -p multimodal -j 64 --json"))(plan.plan)
 app.command(
     epilog=example(

@@ -153,6 +153,35 @@ def all_stages_run(tmp_path_factory, records):
     return out, summary
 
 
+PERSON_FIT_STAGES = {
+    name: ({**section, "fit": "person"} if "fit" in section else section) for name, section in ALL_STAGES.items()
+}
+
+
+@pytest.fixture(scope="session")
+def person_fit_run(tmp_path_factory, records):
+    """ALL_STAGES with `fit: person` for every image stage (two passes per sample), on 90029 and 90012,
+    plus a broken video and the missing 99999, so the run has a failure and a missing video on record.
+    Returns (out_dir, summary). Read only."""
+    import yaml
+
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
+    from signprep.manifests import Manifest, SampleRecord
+
+    root = tmp_path_factory.mktemp("person-fit")
+    pipeline_file = root / "person.yaml"
+    pipeline_file.write_text(yaml.safe_dump({"name": "all-stages-person", "stages": PERSON_FIT_STAGES}))
+    broken = root / "broken.mp4"
+    broken.write_text("not a video")
+    bad = SampleRecord(sample_id="broken", video_path=str(broken), dataset="test")
+    manifest = Manifest([records["90029"], records["90012"], bad], missing=[records["99999"]])
+    out = root / "out"
+    summary = run_extract(manifest, load_pipeline(pipeline_file), out, workers=2, progress=False)
+    assert summary.done_now == 2 and len(summary.failed) == 1 and len(summary.missing) == 1, summary.render()
+    return out, summary
+
+
 # --------------------------------------------------------------------------- training fixtures
 # eat and yes, each by signer 901 (train) and 912 (test), decoded at 12 fps (24-35 stored frames
 # each): a by-signer split holds out 912, and every gloss has a pair by two signers.

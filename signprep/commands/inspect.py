@@ -1,4 +1,5 @@
-"""`signprep inspect`: the summary of a shard directory (pipeline, shards, samples, frames, bytes, datasets)."""
+"""`signprep inspect`: the summary of a shard directory (pipeline, shards, samples, frames, bytes, datasets,
+keypoint quality)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from signprep.commands.options import ShardsArg, shard_dir
 
 def summarise(root: Path) -> dict:
     """The facts `inspect` prints, from the index and the first sample; exit 2 on a bad directory."""
+    from signprep.kernels.keypoint_quality import summarise_figures
     from signprep.shards import SchemaError, ShardReader
 
     try:
@@ -42,6 +44,11 @@ def summarise(root: Path) -> dict:
             first = reader[next(iter(reader))]
             info["example_sample"] = first.sample_id
             info["datasets"] = {n: f"{first[n].dtype} {list(first[n].shape)}" for n in first.datasets}
+        qualities = [q for q in (reader.quality(s) for s in reader) if q is not None]
+        if qualities:
+            # docs/shards.md ("Keypoint quality"); recomputed from the arrays for shards written before the figures
+            info["keypoint_quality"] = summarise_figures(qualities)
+            info["samples_with_dominant_hand_below_half"] = sum(q["dominant_hand_fraction"] < 0.5 for q in qualities)
     return info
 
 
@@ -51,7 +58,8 @@ def inspect(
 ) -> None:
     """Summarise a shard directory.
 
-    Its pipeline, shards, samples, frames, bytes per frame, splits, and the datasets of one sample.
+    Its pipeline, shards, samples, frames, bytes per frame, splits, the datasets of one sample, and the
+    keypoint quality figures over the samples (min, median, mean, max; docs/shards.md).
     """
     info = summarise(shard_dir(shards))
     if as_json:
@@ -61,6 +69,8 @@ def inspect(
         if isinstance(v, dict):
             typer.echo(f"{k}:")
             for kk, vv in v.items():
+                if isinstance(vv, dict):  # a quality figure's min, median, mean, max
+                    vv = "  ".join(f"{stat} {value:g}" for stat, value in vv.items())
                 typer.echo(f"  {kk}: {vv}")
         else:
             typer.echo(f"{k}: {v}")

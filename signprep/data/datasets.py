@@ -14,7 +14,9 @@ torch works: tensors are stacked and strings (`gloss`, `signer_id`, `split`,
 `sample_id`) become lists.
 
 Filtering: `split` and `signers` match the index entries (strings compared), `exclude` drops
-sample ids (videos held out of training); `glosses` is
+sample ids (videos held out of training); `min_quality` and `max_quality` bound the keypoint
+quality figures (`ShardReader.ids`, docs/shards.md), e.g.
+`min_quality={"dominant_hand_fraction": 0.5}`; `glosses` is
 a list of gloss names or a WLASL subset name, "WLASL100"/"WLASL300"/"WLASL1000"/"WLASL2000",
 meaning the glosses of class index below that number (WLASL's subsets are the first N
 glosses of WLASL_v0.3.json, whose order gives the label). Labels: the stored class index
@@ -25,7 +27,6 @@ a dict gives the map itself (samples whose label it lacks are dropped).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,7 @@ from torch.utils.data import Dataset
 from signprep.data.clips import PadMode, SamplingMode, sample_clip_indices, whole_sample_indices
 from signprep.data.transforms import crop_sample, normalised_fit, normalize_keypoints, random_crop_box
 from signprep.kernels.flow_encoding import decode_flow_uint8
+from signprep.kernels.keypoint_gaps import fill_keypoint_gaps
 from signprep.shards import ShardReader
 
 IMAGE_MODALITIES = ("frames", "heatmaps", "flow", "flow_rgb", "person_mask", "background_removed")
@@ -117,7 +119,10 @@ class ShardDataset(_LazyReader, Dataset):
     Item keys (torch tensors unless noted; T = clip_len, K = keypoints of `keypoint_subset`):
     - `keypoints` (T, K, 3) float32: stored-frame pixels, or with `normalize_keypoints`
       shoulder-normalised (`transforms.normalize_keypoints`); then also `keypoints_px`, the
-      pixels. `keypoint_confidence` (T, K) float32, `keypoint_present` (T, K) bool.
+      pixels. `keypoint_confidence` (T, K) float32, `keypoint_present` (T, K) bool. With
+      `fill_gaps` N > 0, hand and face gaps of up to N stored frames are filled linearly in time
+      (`signprep.kernels.keypoint_gaps`, over the whole sample, not only the clip): filled points
+      are present, and `keypoint_filled` (T, K) bool marks them.
     - `frames`, `background_removed`, `flow_rgb` (T, H, W, 3) uint8; `person_mask` (T, H, W)
       uint8 (0..255); `heatmaps` (T, K', H, W) float32 (stored value * heatmap_scale);
       `flow` (T, H, W, 2) float32 pixels of the flow image (uint8 decoded with flow_bound).
@@ -161,6 +166,9 @@ class ShardDataset(_LazyReader, Dataset):
         crop_scale: tuple[float, float] = (0.7, 1.0),
         speed_range: tuple[float, float] = (0.5, 1.5),
         seed: int | None = None,
+        min_quality: dict[str, float] | None = None,
+        max_quality: dict[str, float] | None = None,
+        fill_gaps: int = 0,
     ) -> None:
         unknown = set(modalities) - set(MODALITIES)
         if unknown:
@@ -172,8 +180,12 @@ class ShardDataset(_LazyReader, Dataset):
         self.keypoint_subset = keypoint_subset
         self.crop_scale, self.speed_range = crop_scale, speed_range
         self.seed, self.epoch = seed, 0
+        self.fill_gaps = int(fill_gaps)
         entries = self.reader().index.samples
         self.sample_ids = select_samples(entries, split, signers, glosses, exclude)
+        if min_quality or max_quality:
+            usable = set(self.reader().ids(min_quality=min_quality, max_quality=max_quality))
+            self.sample_ids = [s for s in self.sample_ids if s in usable]
         self.entries = [entries[s] for s in self.sample_ids]
         self.label_map = _make_label_map((int(e.get("label", -1)) for e in self.entries), label_map)
         if self.label_map is not None:  # drop samples whose label the map lacks
@@ -234,7 +246,9 @@ class ShardDataset(_LazyReader, Dataset):
             return view.read(name, slice(first, last + 1))[offsets]
 
         sample: dict[str, np.ndarray] = {}
-        if "keypoints" in self.modalities:
+        if "keypoints" in self.modalities and self.fill_gaps:
+            sample.update(self._filled_keypoints(view, first, last, offsets))
+        elif "keypoints" in self.modalities:
             sample["keypoints"] = read("keypoints")
             sample["keypoint_confidence"] = read("keypoint_confidence")
             sample["keypoint_present"] = read("keypoint_present")
@@ -255,10 +269,10 @@ class ShardDataset(_LazyReader, Dataset):
 
         height, width = int(attrs["height"]), int(attrs["width"])
         if self.augment:
-            fit_mode = next(
-                (json.loads(attrs[f"{m}_fit"])["mode"] for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), "stretch"
-            )
-            sample = crop_sample(sample, random_crop_box(rng, self.crop_scale), normalised_fit(height, width, fit_mode))
+            # every image modality shares one fit, the person box included (`fit: person`)
+            fit_attr = next((f"{m}_fit" for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), None)
+            fit = view.fit(fit_attr).normalised() if fit_attr else normalised_fit(height, width, "stretch")
+            sample = crop_sample(sample, random_crop_box(rng, self.crop_scale), fit)
 
         out: dict[str, Any] = {}
         if "keypoints" in sample:
@@ -272,6 +286,8 @@ class ShardDataset(_LazyReader, Dataset):
             confidence = sample.pop("keypoint_confidence")
             out["keypoint_confidence"] = torch.from_numpy(np.ascontiguousarray(confidence[:, k_idx]))
             out["keypoint_present"] = torch.from_numpy(np.ascontiguousarray(present[:, k_idx]))
+            if "keypoint_filled" in sample:
+                out["keypoint_filled"] = torch.from_numpy(np.ascontiguousarray(sample.pop("keypoint_filled")[:, k_idx]))
         for name, value in sample.items():
             out[name] = torch.from_numpy(np.ascontiguousarray(value))
         out["frame_indices"] = torch.from_numpy(idx)
@@ -285,6 +301,21 @@ class ShardDataset(_LazyReader, Dataset):
         out["split"] = entry.get("split") or ""
         out["sample_id"] = sid
         return out
+
+    def _filled_keypoints(self, view, first: int, last: int, offsets: np.ndarray) -> dict[str, np.ndarray]:
+        """The clip's keypoint arrays with gaps of up to `fill_gaps` frames filled, and `keypoint_filled`.
+
+        Reads `fill_gaps` frames more on each side of the clip's span: every gap that short and
+        touching the clip has its bounding frames there, so the result equals filling the whole sample."""
+        n = self.fill_gaps
+        lo, hi = max(0, first - n), min(view.num_frames, last + 1 + n)
+        span = slice(lo, hi)
+        kp, conf, present, filled = fill_keypoint_gaps(
+            view.read("keypoints", span), view.read("keypoint_confidence", span), view.read("keypoint_present", span), n
+        )
+        pick = offsets + (first - lo)
+        return {"keypoints": kp[pick], "keypoint_confidence": conf[pick], "keypoint_present": present[pick],
+                "keypoint_filled": filled[pick]}  # fmt: skip
 
     def _keypoint_indices(self, view) -> np.ndarray:
         return view.layout().subset(self.keypoint_subset) if self.keypoint_subset != "all" else slice(None)
@@ -313,11 +344,16 @@ class FrameDataset(_LazyReader, Dataset):
         hands: Sequence[int] = (0, 1),
         require_landmarks: bool = True,
         label_map: bool | dict[int, int] | None = None,
+        min_quality: dict[str, float] | None = None,
+        max_quality: dict[str, float] | None = None,
     ) -> None:
         self.root = Path(root)
         reader = self.reader()
         entries = reader.index.samples
         ids = select_samples(entries, split, signers, glosses)
+        if min_quality or max_quality:
+            usable = set(reader.ids(min_quality=min_quality, max_quality=max_quality))
+            ids = [s for s in ids if s in usable]
         self.label_map = _make_label_map((int(entries[s].get("label", -1)) for s in ids), label_map)
         items: list[tuple[str, int, int]] = []
         for sid in ids:

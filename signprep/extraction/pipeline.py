@@ -8,7 +8,9 @@ re-packing never invalidates finished samples.
 
 Each key under `stages:` holds that stage's own configuration model, defined
 with the stage (signprep/stages/<stage>.py); the section itself is derived
-from the stage list `signprep.stages.STAGES`.
+from the stage list `signprep.stages.STAGES`. `person_box:` configures the box
+that image stages with `fit: person` letterbox (signprep/extraction/person_fit.py);
+it is filled with its defaults when a stage uses it and absent otherwise.
 
 `source` says where a sample's data comes from: its video (decoded; every
 stage runs), or a pose-format `.pose` file of its keypoints (`signprep
@@ -28,6 +30,7 @@ from pydantic import Field, ValidationError, create_model, model_validator
 
 from signprep.config_models import StrictConfig
 from signprep.configs import PIPELINES, ConfigError, format_validation_error
+from signprep.extraction.person_fit import PersonBoxConfig, person_fit_stages
 from signprep.stages import STAGES, enabled_stages
 from signprep.stages.contract import DECODER_ENTRIES
 from signprep.stages.keypoints import KEYPOINT_ENTRIES
@@ -88,22 +91,56 @@ class PipelineConfig(StrictConfig):
     source: Source = "video"
     decode: DecodeConfig = DecodeConfig()
     stages: StagesConfig = StagesConfig()
+    person_box: PersonBoxConfig | None = None  # set (to its defaults at least) iff a stage has fit: person
     storage: StorageConfig = StorageConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _person_box_iff_a_stage_fits_to_it(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        fitted = [name for name, section in _sections(data.get("stages")) if _fit_of(section) == "person"]
+        if not fitted and data.get("person_box") is not None:
+            raise ValueError("person_box is set but no stage has fit: person (it would change nothing)")
+        if fitted and data.get("person_box") is None:
+            data = {**data, "person_box": {}}  # its defaults, written out: they are part of the content hash
+        return data
+
+    @model_validator(mode="after")
+    def _person_fit_needs_keypoints(self) -> PipelineConfig:
+        fitted = person_fit_stages(enabled_stages(self.stages))
+        if fitted and self.stages.keypoints is None:
+            raise ValueError(f"fit: person ({', '.join(fitted)}) needs the keypoints stage: the box is the signer's")
+        return self
 
     def content_hash(self) -> str:
         """sha256 (16 hex) of what determines the stored sample data."""
-        # exclude_none: adding an optional stage to the schema leaves existing hashes alone
-        content = self.model_dump(include={"decode", "stages"}, exclude_none=True)
+        # exclude_none: adding an optional stage (or person_box) to the schema leaves existing hashes alone
+        content = self.model_dump(include={"decode", "stages", "person_box"}, exclude_none=True)
         if self.source != "video":  # hashes of video pipelines stay what they were before `source`
             content["source"] = self.source
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
-        dump = self.model_dump()
-        if self.source == "video":
-            del dump["source"]  # the dump every shard held before `source` existed
-        return json.dumps(dump, sort_keys=True)
+        # the dump every shard held before `source` and `person_box` existed, unless they are used
+        unused = {"source"} if self.source == "video" else set()
+        if self.person_box is None:
+            unused.add("person_box")
+        return json.dumps(self.model_dump(exclude=unused or None), sort_keys=True)
+
+
+def _sections(stages: object) -> list[tuple[str, object]]:
+    """(name, section) of a `stages:` value before validation: a mapping, or a StagesConfig."""
+    if isinstance(stages, dict):
+        return list(stages.items())
+    if isinstance(stages, StrictConfig):
+        return [(name, getattr(stages, name)) for name in type(stages).model_fields]
+    return []
+
+
+def _fit_of(section: object) -> object:
+    return section.get("fit") if isinstance(section, dict) else getattr(section, "fit", None)
 
 
 def parse_pipeline(data: object, source: str = "<config>") -> PipelineConfig:

@@ -46,6 +46,9 @@ from signprep.video.containers import source_frames
 # Wall-clock check: 2 loky workers extract the corpus keypoints at ~25 frames/s on the
 # 2 cores, i.e. ~80 core-ms/frame, ~15% above the CPU-time sum (process scheduling).
 DECODE_AND_WRITE_MS = 3.7
+# fit: person decodes every sample twice (signprep/extraction/person_fit.py): decoding alone took
+# 1.50 CPU s for the 557 frames of those 4 clips (`benchmarks/person_fit.py`)
+SECOND_DECODE_MS = 2.7
 
 # A sample's length when neither its video nor its metadata says: the mean decoded
 # length of the 37 labelled clips of the sample corpus (shared/data, clips.csv).
@@ -231,6 +234,8 @@ def _size(n: float) -> str:
 def pipeline_costs(pipeline: PipelineConfig) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """([(stage, CPU ms per frame)], [(modality, bytes per frame)]) of the pipeline's enabled stages."""
     cpu = [("decode + write", DECODE_AND_WRITE_MS)]
+    if pipeline.person_box is not None:  # a stage fits to the person: a second decode pass
+        cpu.append(("second decode (fit: person)", SECOND_DECODE_MS))
     stored: list[tuple[str, float]] = []
     for spec, config in enabled_stages(pipeline.stages):
         cost = spec.cost(config)

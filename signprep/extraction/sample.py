@@ -14,25 +14,35 @@ decoded frames.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import resource
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from signprep.extraction.person_fit import (
+    hold_entry,
+    person_box_attrs,
+    release_entry,
+    sample_person_box,
+    second_pass_start,
+    with_person_box,
+)
 from signprep.extraction.pipeline import KEYPOINT_STAGE, PipelineConfig
+from signprep.kernels.keypoint_quality import quality_of_arrays
 from signprep.manifests.records import SampleRecord
 from signprep.pose_files import PoseFileError, read_pose_keypoints
 from signprep.shards.schema import GlossSequence
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
-from signprep.stages.contract import FrameStage, process_frames
+from signprep.stages.contract import DECODER_ENTRIES, FrameStage, process_frames
 from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, source_sha256
 from signprep.video.frame_selection import FrameSelection
 
@@ -99,20 +109,35 @@ def _chunks(frames, size: int):
 
 
 def _run_stages(
-    frame_records: Iterable[dict[str, Any]], stages: list[FrameStage], video: Callable[[], VideoInfo]
-) -> tuple[dict[str, list], list[int]]:
-    """Run the stages over the sample's frame records (each holds `index` and what the source gives:
-    `rgb`, or the keypoint entries); returns every added entry's values by name, and the indices.
-    `video()` is the sample's VideoInfo, asked once the first frames are there (a decoder learns it
-    when it starts)."""
+    frame_records: Iterable[dict[str, Any]],
+    stages: list[FrameStage],
+    info,
+    *,
+    before: list[dict] | None = None,
+    hold: frozenset[str] | None = None,
+) -> tuple[dict[str, list], list[int], list[dict]]:
+    """Run `stages` over the sample's frame records (each holds `index` and what the source gives:
+    `rgb`, or the keypoint entries); returns the stored outputs by name, the frames' source indices
+    and, with `hold` (a second pass follows), per frame its index and the record entries named in
+    `hold` (empty: the index alone, which still counts the frames pass 2 must see).
+
+    before: per-frame entries of a first pass (the second pass of a `fit: person` sample),
+    added to each frame's record; `info`: the VideoInfo the stages open with (a callable
+    giving it, for the decoder's, known once the first frames are there)."""
     outputs: dict[str, list] = defaultdict(list)
     indices: list[int] = []
+    held: list[dict] = []
     opened = False
     for records in _chunks(frame_records, CHUNK_FRAMES):
         if not opened:
             for stage in stages:
-                stage.open(video())
+                stage.open(info() if callable(info) else info)
             opened = True
+        if before is not None:
+            for record, earlier in zip(records, before[len(indices) :], strict=False):
+                if earlier["index"] != record["index"]:
+                    raise DecodeError(f"the second decode pass of {info.path} differs from the first")
+                record.update({name: release_entry(value) for name, value in earlier.items() if name != "index"})
         for stage in stages:
             try:
                 added = process_frames(stage, records)
@@ -123,19 +148,23 @@ def _run_stages(
                 for name, value in frame_added.items():
                     if not name.startswith("_"):  # "_name": shared with later stages, not stored
                         outputs[name].append(value)
+        if hold is not None:
+            held.extend(
+                {"index": r["index"], **{n: hold_entry(r[n], r["rgb"].shape) for n in hold if n in r}} for r in records
+            )
         indices.extend(record["index"] for record in records)
     for stage in stages:
         stage.close()
-    return outputs, indices
+    return outputs, indices, held
 
 
-def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: list[FrameStage]):
-    """Run the stages over the sample's frames, falling back to the next decoder when
-    one fails or is found wrong. Returns (arrays, VideoInfo)."""
+def _sample_frames(record: SampleRecord, pipeline: PipelineConfig, decoder: str) -> SampleFrames:
+    """The record's frames as the pipeline decodes them, `decoder` first (both passes of a
+    `fit: person` sample decode through this, so they see the same frames)."""
     d = pipeline.decode
-    sample = SampleFrames(
+    return SampleFrames(
         record.video_path,
-        DecodeOptions(d.decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
+        DecodeOptions(decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
         frame_start=record.frame_start,
         frame_end=record.frame_end,
         time_start=record.time_start,
@@ -143,11 +172,38 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
         bbox=record.bbox,
         source_fps=record.fps,
     )
+
+
+def _second_pass(record: SampleRecord, pipeline: PipelineConfig, info: VideoInfo, stages, held: list[dict]):
+    """Pass 2 of a `fit: person` sample (signprep/extraction/person_fit.py): the box from pass 1's
+    keypoints, the frames decoded again by pass 1's decoder, the remaining stages."""
+    _, frames = next(_sample_frames(record, pipeline, info.decoder).attempts())
+    frames = itertools.islice(frames, len(held))  # pass 1's frames, trimmed of decoder padding
+    records = ({"rgb": frame.rgb, "index": frame.index} for frame in frames)
+    outputs, indices, _ = _run_stages(records, stages, info, before=held)
+    if len(indices) != len(held):
+        raise DecodeError(f"the second decode pass of {info.path} gave {len(indices)} frames, the first {len(held)}")
+    return {name: np.stack(values) for name, values in outputs.items()}
+
+
+def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: list[FrameStage]):
+    """Run the stages over the sample's frames, falling back to the next decoder when
+    one fails or is found wrong. Returns (arrays, VideoInfo).
+
+    With a stage that fits to the person, the stages from the first such one on run in a
+    second pass, after the person box (in the returned VideoInfo) is known."""
+    sample = _sample_frames(record, pipeline, pipeline.decode.decoder)
+    enabled = enabled_stages(pipeline.stages)
+    # stages: the pipeline's, built (tests decode with none)
+    split = second_pass_start(enabled) if len(stages) == len(enabled) else len(stages)
+    later = None  # what pass 2 reads from pass 1, when there is a pass 2
+    if split < len(stages):
+        later = frozenset(e for _, config in enabled[split:] for e in config.requires()) - set(DECODER_ENTRIES)
     failures = []
     for _decoder, frames in sample.attempts():
         records = ({"rgb": frame.rgb, "index": frame.index} for frame in frames)
         try:
-            outputs, indices = _run_stages(records, stages, lambda: sample.info)
+            outputs, indices, held = _run_stages(records, stages[:split], lambda: sample.info, hold=later)
         except DecodeError as e:
             failures.append(str(e))
             continue
@@ -163,9 +219,17 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
             )
         arrays = {name: np.stack(values[:keep]) for name, values in outputs.items()}
         arrays["frame_indices"] = np.asarray(indices[:keep], np.int32)
+        info = sample.info
+        if split < len(stages):
+            info = with_person_box(info, sample_person_box(arrays, info, record.bbox, pipeline.person_box))
+            try:
+                arrays.update(_second_pass(record, pipeline, info, stages[split:], held[:keep]))
+            except DecodeError as e:
+                failures.append(str(e))
+                continue
         if failures:
-            sample.info.decoder_note = "; ".join(filter(None, failures + [sample.info.decoder_note]))
-        return arrays, sample.info
+            info.decoder_note = "; ".join(filter(None, failures + [info.decoder_note]))
+        return arrays, info
     raise DecodeError("; ".join(failures))
 
 
@@ -195,7 +259,7 @@ def read_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: lis
          "keypoint_present": pose.present[i]}
         for i in kept
     )  # fmt: skip
-    outputs, indices = _run_stages(records, stages, lambda: info)
+    outputs, indices, _ = _run_stages(records, stages, info)
     index = np.asarray(indices, np.int32)
     arrays = {name: np.stack(values) for name, values in outputs.items()}
     arrays.update(
@@ -244,6 +308,10 @@ def sample_attrs(
     }
     for stage in stages:
         attrs.update(stage.attrs())
+    attrs.update(person_box_attrs(info))  # none unless a stage fits to the person
+    quality = quality_of_arrays(arrays)  # signprep/kernels/keypoint_quality.py; docs/shards.md
+    if quality is not None:
+        attrs["keypoint_quality"] = json.dumps(quality)
     return attrs
 
 

@@ -6,6 +6,7 @@
     sample.attrs["gloss"], sample.num_frames
     xy = sample.read("keypoints", frames=slice(10, 20))[..., :2]   # (10, K, 2) pixels
     hands = sample.keypoints(subset="hands")                       # (T, 42, 3)
+    usable = shards.ids(split="train", min_quality={"dominant_hand_fraction": 0.5})
 
 HDF5 handles are opened on first use and belong to the process that opened
 them, so a reader created before a DataLoader forks its workers is safe: each
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from signprep.kernels.frame_fit import FrameFit
 from signprep.kernels.keypoint_layout import KeypointLayout
+from signprep.kernels.keypoint_quality import check_figures, passes, quality_of_arrays
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import SAMPLES_GROUP, SchemaError, check_file, check_sample
 
@@ -63,8 +65,17 @@ class SampleView:
 
     def fit(self, attr: str) -> FrameFit:
         """The `FrameFit` a stage stored in `attr` (e.g. "person_mask_fit"): stored-frame -> its pixels."""
-        spec = json.loads(self.attrs[attr])
-        return FrameFit(int(self.attrs["height"]), int(self.attrs["width"]), *spec["size"], mode=spec["mode"])
+        return FrameFit.from_attr(json.loads(self.attrs[attr]), int(self.attrs["height"]), int(self.attrs["width"]))
+
+    def quality(self) -> dict[str, Any] | None:
+        """The keypoint quality figures (signprep/kernels/keypoint_quality.py): the stored attribute,
+        or computed from the stored arrays for a sample written before it existed; None without keypoints."""
+        if self.attrs.get("keypoint_quality"):
+            return json.loads(self.attrs["keypoint_quality"])
+        names = ("keypoint_present", "keypoint_confidence", "keypoints", "frame_indices")
+        if not set(names) <= set(self.datasets):
+            return None
+        return quality_of_arrays({name: self.read(name) for name in names})
 
     def layout(self) -> KeypointLayout:
         components = json.loads(self.attrs["keypoint_layout"])
@@ -95,6 +106,7 @@ class ShardReader:
         self.index = index
         self._files: dict[str, h5py.File] = {}
         self._checked: set[str] = set()  # sample ids whose group passed check_sample
+        self._quality: dict[str, dict | None] = {}  # computed figures of samples the index has none for
         self._pid = os.getpid()
 
     def __len__(self) -> int:
@@ -106,11 +118,34 @@ class ShardReader:
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self.index.samples))
 
-    def ids(self, **where: Any) -> list[str]:
-        """Sample ids whose index entry matches, e.g. `ids(split="train")`."""
-        return sorted(
+    def ids(
+        self,
+        *,
+        min_quality: Mapping[str, float] | None = None,
+        max_quality: Mapping[str, float] | None = None,
+        **where: Any,
+    ) -> list[str]:
+        """Sample ids whose index entry matches, e.g. `ids(split="train")`, and whose keypoint quality
+        meets the bounds, e.g. `min_quality={"dominant_hand_fraction": 0.5}` (at least half the frames
+        with the dominant hand), `max_quality={"shoulder_jitter_px": 2}`. The figures are those of
+        docs/shards.md ("Keypoint quality"); a sample without one (no keypoints) fails its bound."""
+        low, high = check_figures(min_quality, "min_quality"), check_figures(max_quality, "max_quality")
+        chosen = sorted(
             s for s, e in self.index.samples.items() if all(str(e.get(k)) == str(v) for k, v in where.items())
         )
+        return [s for s in chosen if passes(self.quality(s), low, high)] if low or high else chosen
+
+    def quality(self, sample_id: str) -> dict[str, Any] | None:
+        """A sample's keypoint quality figures: from the index, else from its shard (`SampleView.quality`,
+        computed once per reader for shards written before the figures existed)."""
+        entry = self.index.samples.get(sample_id)
+        if entry is None:
+            raise KeyError(f"no sample {sample_id!r} in {self.root}")
+        if "quality" not in entry:
+            if sample_id not in self._quality:
+                self._quality[sample_id] = self[sample_id].quality()
+            return self._quality[sample_id]
+        return entry["quality"]
 
     def _file(self, shard: str) -> h5py.File:
         if os.getpid() != self._pid:  # forked: handles of the parent are not ours to use

@@ -137,7 +137,7 @@ def pack_parts(out_dir: Path, parts: list[Path], index: ShardIndex, *, pipeline_
 
 def _index_entry(g: h5py.Group) -> dict[str, Any]:
     a = g.attrs
-    return {
+    entry = {
         "num_frames": int(a["num_frames"]),
         "gloss": str(a["gloss"]),
         "label": int(a["label"]),
@@ -149,6 +149,9 @@ def _index_entry(g: h5py.Group) -> dict[str, Any]:
         "glosses": [str(x) for x in a.get("glosses", ())],
         "translation": str(a.get("translation", "")),
     }
+    if "keypoint_quality" in a:  # the filterable figures (docs/shards.md, "Keypoint quality")
+        entry["quality"] = json.loads(a["keypoint_quality"])
+    return entry
 
 
 class ShardPacker:

@@ -38,6 +38,12 @@ def test_inspect(reference_run, small_ids):
     assert set(info["datasets"]) == {"frame_indices", "keypoint_confidence", "keypoint_present", "keypoints"}
     n = ShardReader(out)[info["example_sample"]].num_frames
     assert info["datasets"]["keypoints"] == f"float32 [{n}, 543, 3]"
+    with ShardReader(out) as reader:
+        fractions = sorted(reader.quality(s)["dominant_hand_fraction"] for s in reader)
+    dominant = info["keypoint_quality"]["dominant_hand_fraction"]
+    assert (dominant["min"], dominant["median"], dominant["max"]) == (fractions[0], fractions[1], fractions[2])
+    assert info["samples_with_dominant_hand_below_half"] == sum(f < 0.5 for f in fractions)
+    assert "dominant_hand_fraction: min " in invoke("inspect", out).output
 
 
 def test_inspect_of_a_non_shard_directory_is_a_usage_error(tmp_path: Path):

@@ -133,12 +133,14 @@ def test_heatmap_batch_transform_on_loaded_batches(pairs_run, device):
             np.testing.assert_allclose(out["heatmaps"][i, t].cpu().numpy(), ref, atol=1e-5)
 
 
-def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(all_stages_run):
-    out_dir, _ = all_stages_run
+@pytest.mark.parametrize("run", ["all_stages_run", "person_fit_run"])  # fit: pad, fit: person
+def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(run, request):
+    out_dir, _ = request.getfixturevalue(run)
     modalities = ("keypoints", "frames", "heatmaps", "flow", "person_mask", "background_removed", "hand_crops")
     ds = ShardDataset(out_dir, modalities=modalities, clip_len=8, augment=True, seed=0, normalize_keypoints=False)
     with ShardReader(out_dir) as reader:
         hm_idx = np.array(reader[ds.sample_ids[0]].attrs["heatmap_keypoint_indices"])
+        fits = {s: reader[s].fit("heatmap_fit") for s in ds.sample_ids}  # the letterbox, or the person box
     checked = 0
     for epoch in range(3):
         ds.set_epoch(epoch)
@@ -146,7 +148,7 @@ def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(all_sta
             item = ds[i]
             assert item["frames"].shape == (8, 96, 96, 3) and item["heatmaps"].shape == (8, 79, 48, 48)
             assert item["flow"].shape == (8, 96, 96, 2) and item["person_mask"].shape == (8, 64, 64)
-            fit = FrameFit(*item["frame_size"].tolist(), 48, 48, "pad")
+            fit = fits[item["sample_id"]]
             kp, conf = item["keypoints"][:, hm_idx].numpy(), item["keypoint_confidence"][:, hm_idx].numpy()
             hm = item["heatmaps"].numpy()
             for t in range(8):
@@ -182,3 +184,41 @@ def test_frame_dataset_yields_valid_crops_with_keypoints_inside(all_stages_run):
             assert item["gloss"] == view.attrs["gloss"] and item["signer_id"] == str(view.attrs["signer_id"])
     batch = next(iter(DataLoader(ds, batch_size=8, shuffle=True, num_workers=2, multiprocessing_context="fork")))
     assert batch["image"].shape[0] == 8 and len(batch["sample_id"]) == 8
+
+
+def test_quality_bounds_choose_the_samples_the_reader_chooses(pairs_run):
+    with ShardReader(pairs_run) as reader:
+        fractions = {s: reader.quality(s)["dominant_hand_fraction"] for s in reader}
+    threshold = sorted(fractions.values())[1]  # leaves out the worst sample, keeps the rest
+    ds = ShardDataset(pairs_run, min_quality={"dominant_hand_fraction": threshold})
+    assert ds.sample_ids == sorted(s for s, f in fractions.items() if f >= threshold) and len(ds) == len(fractions) - 1
+    assert len(ShardDataset(pairs_run, split="test", min_quality={"dominant_hand_fraction": 1.01})) == 0
+    with pytest.raises(ValueError, match="unknown quality figure"):
+        ShardDataset(pairs_run, min_quality={"hands": 0.5})
+
+
+def test_filled_gaps_equal_filling_the_whole_sample(pairs_run):
+    from signprep.kernels.keypoint_gaps import fill_keypoint_gaps
+
+    ds = ShardDataset(pairs_run, clip_len=8, sampling="random", seed=3, normalize_keypoints=False, fill_gaps=4)
+    plain = ShardDataset(pairs_run, clip_len=8, sampling="random", seed=3, normalize_keypoints=False)
+    filled_any = 0
+    with ShardReader(pairs_run) as reader:
+        for i in range(len(ds)):
+            item, raw = ds[i], plain[i]
+            view = reader[item["sample_id"]]
+            kp, conf, present, filled = fill_keypoint_gaps(
+                view.read("keypoints"), view.read("keypoint_confidence"), view.read("keypoint_present"), 4
+            )
+            t = item["frame_indices"].numpy()
+            np.testing.assert_array_equal(t, raw["frame_indices"].numpy())  # the same clip
+            np.testing.assert_array_equal(item["keypoints"].numpy(), kp[t])
+            np.testing.assert_array_equal(item["keypoint_present"].numpy(), present[t])
+            np.testing.assert_array_equal(item["keypoint_filled"].numpy(), filled[t])
+            np.testing.assert_array_equal(item["keypoint_confidence"].numpy(), conf[t])
+            # what was not filled is the stored data
+            kept = ~item["keypoint_filled"].numpy()
+            np.testing.assert_array_equal(item["keypoints"].numpy()[kept], raw["keypoints"].numpy()[kept])
+            filled_any += int(filled.any())
+    assert filled_any > 0  # the real hands of these clips have gaps of up to 4 stored frames
+    assert "keypoint_filled" not in plain[0]

@@ -21,12 +21,19 @@ def test_every_shipped_pipeline_loads():
 
 # (content hash, sha256 prefix of to_json()) of each pipeline as extracted before the stages
 # owned their configurations (db0848b). Every shard stores both: a changed hash makes extract
-# refuse existing output directories, so a schema change must leave these alone.
+# refuse existing output directories, so a schema change must leave these alone. multimodal and
+# disentangle changed their content on purpose (issue 21: `fit: person`, the signer's box, instead of
+# the letterbox; they were ("45750e7d6a508cc4", "eb9b9f44904ae23d") and ("3bc26a9fac12a223",
+# "627560f2d105b312")); a pipeline file with `fit: pad` still has the old hashes (below).
 PINNED = {
     "keypoints": ("a75862f5e0067482", "02b863bb019aea9e"),
+    "multimodal": ("b200b3ed2ce6c871", "5df8ac96b55731d9"),
+    "disentangle": ("424ae22e1d088b82", "afc01f419a89d68d"),
+    "hand_crops": ("68b40d41e89bf3c8", "a4f747c234e991c3"),
+}
+LETTERBOXED = {
     "multimodal": ("45750e7d6a508cc4", "eb9b9f44904ae23d"),
     "disentangle": ("3bc26a9fac12a223", "627560f2d105b312"),
-    "hand_crops": ("68b40d41e89bf3c8", "a4f747c234e991c3"),
 }
 ALL_STAGES_PINNED = ("22e3129c3a1d8fd4", "8c4b4ad8b91a89aa")  # tests/conftest.py ALL_STAGES
 EVERY_DEFAULT_PINNED = ("ffcfc660f3e9a830", "7d59310ad9e6e50c")  # every stage on at its defaults
@@ -41,6 +48,20 @@ def test_pipeline_hashes_and_stored_dumps_stay_what_existing_shards_hold(all_sta
     assert _pinned(parse_pipeline({"name": "all-stages", "stages": all_stages_config})) == ALL_STAGES_PINNED
     every = {name: {} for name in all_stages_config}
     assert _pinned(parse_pipeline({"name": "every-default", "stages": every})) == EVERY_DEFAULT_PINNED
+
+
+def test_the_person_fit_pipelines_with_the_letterbox_back_are_the_former_pipelines():
+    import yaml
+
+    from signprep.configs import PIPELINES
+
+    for name, pinned in LETTERBOXED.items():
+        data = yaml.safe_load(PIPELINES.find(name).read_text())
+        data.pop("person_box")
+        for section in data["stages"].values():
+            if section and section.get("fit") == "person":
+                section["fit"] = "pad"
+        assert _pinned(parse_pipeline(data)) == pinned, name
 
 
 def test_stages_that_need_keypoints_say_so():

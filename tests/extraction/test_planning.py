@@ -183,6 +183,22 @@ def test_plan_errors_name_the_problem(tmp_path: Path):
     assert result.exit_code == 2 and "no-such-pipeline" in result.output
 
 
+def test_a_person_fit_pipeline_plans_its_second_decode_and_its_larger_images():
+    from signprep.stages.frames import FRAMES_PERSON_COST
+
+    person = load_pipeline("multimodal")  # fit: person
+    cpu, stored = pipeline_costs(person)
+    assert cpu[:2] == [("decode + write", 3.7), ("second decode (fit: person)", 2.7)]
+    assert dict(stored)["frames"] == FRAMES_PERSON_COST.bytes == 16235.0
+    letterbox = parse_pipeline({"name": "pad", "stages": {"frames": {"fit": "pad"}}})
+    assert [label for label, _ in pipeline_costs(letterbox)[0]] == ["decode + write", "keypoints (Holistic)", "frames"]
+    assert dict(pipeline_costs(letterbox)[1])["frames"] == 10774.0
+    disentangle = dict(pipeline_costs(load_pipeline("disentangle"))[1])  # fit: person, 64x64
+    assert (disentangle["person_mask"], disentangle["background_removed"]) == (624.1, 2902.7)
+    pad_masks = parse_pipeline({"name": "pad", "stages": {"person_mask": {"size": [64, 64], "fit": "pad"}}})
+    assert dict(pipeline_costs(pad_masks)[1])["background_removed"] == 1464.0
+
+
 def test_frame_folders_and_time_ranges_are_counted_and_planned_before_their_download(
     tmp_path: Path, write_frames, wlasl_root: Path
 ):

@@ -47,3 +47,32 @@ def test_render_refuses_unknown_samples(all_stages_run, tmp_path):
     out, _ = all_stages_run
     result = CliRunner().invoke(app, ["render", str(out), "-s", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_the_face_is_drawn_as_its_contours_not_its_points():
+    import numpy as np
+
+    from signprep.kernels.keypoint_layout import KeypointLayout
+    from signprep.reports.drawing import COLOURS, draw_keypoints, face_contour_edges
+
+    layout = KeypointLayout()
+    edges = face_contour_edges()
+    assert len(edges) == 124 and (61, 146) in edges  # MediaPipe's FACEMESH_CONTOURS: lips, eyes, brows, oval
+    contour_points = {i for edge in edges for i in edge}
+    assert 1 not in contour_points  # the nose tip is inside the mesh, on no contour
+    face0 = layout.components["face"][0]
+    xy = np.zeros((layout.num_points, 2), np.float32)
+    present = np.zeros(layout.num_points, bool)
+    present[face0 : face0 + 468] = True
+    xy[face0 : face0 + 468] = (20, 100)  # the whole mesh on one spot but for
+    xy[face0 + 146] = (180, 100)  # one lip point: edges (61, 146) and (146, 91) run 160 px along y = 100
+    xy[face0 + 1] = (100, 20)  # the nose tip, alone
+    xy[0] = (100, 180)  # the pose's nose, present: hidden where the mesh is
+    present[0] = True
+    frame = np.zeros((200, 200, 3), np.uint8)
+    drawn = draw_keypoints(frame, xy, present, layout)
+    assert np.abs(drawn[100, 100].astype(int) - COLOURS["face"]).max() <= 8  # the lip edge (anti-aliased)
+    assert not drawn[15:25, 95:105].any()  # the nose tip: no dot
+    assert not drawn[175:185, 95:105].any()  # the pose's nose: left out beside the mesh
+    present[face0 : face0 + 468] = False
+    assert draw_keypoints(frame, xy, present, layout)[180, 100].any()  # without the mesh it is drawn

@@ -26,7 +26,11 @@ def test_frames_are_the_decoded_frames_through_the_configured_fit(records):
     for rgb, stored in zip(rgbs, out):
         assert stored.shape == (48, 64, 3) and stored.dtype == np.uint8
         np.testing.assert_array_equal(stored, fit.apply(rgb))
-    assert json.loads(stage.attrs()["frames_fit"]) == {"mode": "crop", "size": [48, 64]}
+    # the whole map since fit: person (docs/shards.md): crop scales 640x360 by max(64/640, 48/360)
+    s = 48 / 360
+    stored_fit = json.loads(stage.attrs()["frames_fit"])
+    assert stored_fit == {"mode": "crop", "size": [48, 64], "scale": [s, s], "offset": [(64 - 640 * s) / 2, 0.0]}
+    assert FrameFit.from_attr(stored_fit, 360, 640) == fit
     assert FramesConfig() == FramesConfig(size=(112, 112), fit="pad")
 
 
