@@ -67,6 +67,8 @@ class StorageConfig(StrictConfig):
     compression: Literal["gzip", "lzf", "none"] = "gzip"
     compression_level: int = Field(default=4, ge=0, le=9)
     chunk_frames: int = Field(default=64, gt=0)
+    # most KiB of raw data per chunk: frames that pass it get fewer frames per chunk (docs/shards.md)
+    chunk_kib: float = Field(default=1024, gt=0)
     max_shard_mb: float = Field(default=256, gt=0)
 
 

@@ -33,6 +33,7 @@ class Storage:
     compression_level: int = 4
     chunk_frames: int = 64
     max_shard_bytes: int = 256 * 2**20
+    chunk_bytes: int = 2**20
 
 
 def _write_file_attrs(f: h5py.File, pipeline_json: str, pipeline_hash: str) -> None:
@@ -55,15 +56,10 @@ def _attr_value(v: Any) -> Any:
     return v
 
 
-# h5py's default chunk cache is 1 MiB per dataset: a bigger chunk is decompressed
-# again on every partial read, so image modalities get fewer frames per chunk.
-CHUNK_BYTES = 1 << 20
-
-
-def chunk_frames(a: np.ndarray, wanted: int) -> int:
-    """Frames per chunk: `wanted`, fewer when a chunk would pass CHUNK_BYTES, at least 1."""
+def chunk_frames(a: np.ndarray, wanted: int, chunk_bytes: int = 2**20) -> int:
+    """Frames per chunk: `wanted`, fewer when a chunk would pass `chunk_bytes`, at least 1."""
     frame_bytes = max(1, a[0].nbytes) if a.shape[0] else 1
-    return max(1, min(wanted, a.shape[0], CHUNK_BYTES // frame_bytes))
+    return max(1, min(wanted, a.shape[0], chunk_bytes // frame_bytes))
 
 
 def write_part(
@@ -91,7 +87,7 @@ def write_part(
         _write_file_attrs(f, pipeline_json, pipeline_hash)
         g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
         for name, a in arrays.items():
-            chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
+            chunks = (chunk_frames(a, storage.chunk_frames, storage.chunk_bytes),) + a.shape[1:] if a.ndim else None
             g.create_dataset(
                 name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
             )
