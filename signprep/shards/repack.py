@@ -72,6 +72,9 @@ def _storage_section(storage: Storage, old: dict) -> dict:
         compression_level=storage.compression_level,
         chunk_frames=storage.chunk_frames,
         chunk_kib=storage.chunk_bytes / 1024,
+        one_frame_chunks_above_kib=None
+        if storage.one_frame_chunks_above is None
+        else storage.one_frame_chunks_above / 1024,
         max_shard_mb=storage.max_shard_bytes / 2**20,
     )
     return section

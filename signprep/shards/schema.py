@@ -29,6 +29,20 @@ SAMPLE_ATTRS = (
 SAMPLE_DATASETS = ("frame_indices",)
 
 
+# Who can read each storage codec (HDF5 filter). gzip (deflate) and shuffle are HDF5's own, in
+# every build; LZF ships inside h5py and nowhere else, so other readers need its filter plugin.
+CODEC_READERS = {
+    "none": "any HDF5 library",
+    "gzip": "any HDF5 library",
+    "lzf": "h5py only (other HDF5 libraries need the LZF filter plugin)",
+}
+
+
+def codec_name(ds: h5py.Dataset) -> str:
+    """A dataset's storage codec as the pipeline's `storage.compression` names it."""
+    return ds.compression or "none"
+
+
 class SchemaError(ValueError):
     """A shard does not follow the schema; the message names the file and what is wrong."""
 

@@ -18,7 +18,9 @@ from signprep.shards.verify import verify_dir
 from signprep.shards.writer import Storage
 
 # the storage every shard had before issue 22: still readable, and read the same
-OLD_STORAGE = Storage(compression="gzip", compression_level=4, chunk_frames=64, chunk_bytes=2**20)
+OLD_STORAGE = Storage(
+    compression="gzip", compression_level=4, chunk_frames=64, chunk_bytes=2**20, one_frame_chunks_above=None
+)
 
 
 def assert_same_item(ours: dict, reference: dict, where) -> None:
@@ -66,14 +68,25 @@ def test_keypoint_items_equal_the_reference_path(dsft_shards, old_format, config
             assert len(cache) == cache.hits == cache.misses == 0
 
 
-def test_every_modality_equals_the_reference_path(all_stages_run):
+@pytest.mark.parametrize("storage", [None, OLD_STORAGE, Storage(compression="none")], ids=["default", "old", "none"])
+def test_every_modality_equals_the_reference_path(all_stages_run, tmp_path, storage):
     out_dir, _ = all_stages_run
+    if storage is not None:
+        repack(out_dir, tmp_path / "out", storage)
+        out_dir = tmp_path / "out"
     modalities = ("keypoints", "frames", "heatmaps", "flow", "flow_rgb", "person_mask", "background_removed")
     for augment in (False, True):
         ds = ShardDataset(out_dir, modalities=modalities + ("hand_crops",), clip_len=12, augment=augment, seed=4)
         with ShardReader(out_dir) as reader:
+            chunks = {n: reader[ds.sample_ids[0]][n].chunks[0] for n in ("frames", "heatmaps", "keypoints")}
             for i in range(len(ds)):
                 assert_same_item(ds[i], reference_item(ds, i, reader), (augment, i))
+    # the new default stores image frames one per chunk (read directly), the old one several (read by span)
+    if storage is OLD_STORAGE:
+        assert chunks["frames"] > 1 and chunks["heatmaps"] > 1
+    else:
+        assert chunks["frames"] == chunks["heatmaps"] == 1
+    assert chunks["keypoints"] == min(64, ShardReader(out_dir)[ds.sample_ids[0]].num_frames)
 
 
 def test_the_cache_stays_under_its_bound(dsft_shards):
