@@ -28,11 +28,12 @@ class ExitCode(IntEnum):
     FAILED = (
         1,
         (
-            "some samples failed (each listed in OUT/extract_errors.jsonl with its stage and reason) or writing "
-            "failed (a full disk: finished samples are kept, free space and rerun); verify: problems found"
+            "some samples failed, or metadata entries were rejected (each listed in OUT/extract_errors.jsonl with "
+            "its stage and reason; every other sample is extracted) or writing failed (a full disk: finished "
+            "samples are kept, free space and rerun); verify: problems found"
         ),
     )
-    USAGE = 2, "bad arguments, configuration or metadata"
+    USAGE = 2, "bad arguments or configuration, or metadata that cannot be read at all"
     LOCKED = 3, "the output directory is locked by another run or holds another pipeline's shards"
     INTERRUPTED = 130, "interrupted (finished samples are kept; rerun the same command to continue)"
 

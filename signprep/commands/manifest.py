@@ -35,7 +35,14 @@ def manifest(
     """Write a dataset's manifest: one JSON record per sample.
 
     The samples whose video is missing are listed (the first 20) and kept in the file.
+    Metadata entries that give no sample (an unusable or repeated id, a missing or
+    mistyped field) are listed with their place and reason, all of them in
+    OUT.rejected.jsonl; the other entries are written, and the exit code is then 1.
     """
+    import json
+
+    from signprep.atomic import atomic_write_text
+    from signprep.commands import ExitCode
     from signprep.manifests import write_manifest
 
     source = SampleSource(
@@ -49,3 +56,14 @@ def manifest(
         typer.echo(f"  missing {r.sample_id}: {r.video_path}")
     if len(m.missing) > MISSING_SHOWN:
         typer.echo(f"  ... {len(m.missing) - MISSING_SHOWN} more (all listed in {out} and by `signprep extract`)")
+    if m.rejected:
+        rejected_file = out.with_name(out.name + ".rejected.jsonl")
+        atomic_write_text(
+            rejected_file, "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in m.rejected)
+        )
+        typer.echo(f"{len(m.rejected)} metadata entries rejected (all listed in {rejected_file}):")
+        for e in m.rejected[:MISSING_SHOWN]:
+            typer.echo(f"  rejected {e.describe()}")
+        if len(m.rejected) > MISSING_SHOWN:
+            typer.echo(f"  ... {len(m.rejected) - MISSING_SHOWN} more")
+        raise typer.Exit(ExitCode.FAILED)

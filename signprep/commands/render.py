@@ -24,6 +24,7 @@ def render(
 
     Keypoints on the frame, heatmaps, flow, mask and hand crops, whichever the pipeline stored.
     """
+    from signprep.manifests import output_file_stem
     from signprep.reports.contact_sheet import contact_sheet, write_mp4, write_png
     from signprep.shards import SchemaError, ShardReader
 
@@ -40,9 +41,9 @@ def render(
             raise fail(f"no such samples in {root}: {', '.join(unknown)}")
         for sample_id in ids:
             view = reader[sample_id]
-            png = out / f"{sample_id}.png"
+            png = out / f"{output_file_stem(sample_id)}.png"
             write_png(contact_sheet(view, reader.index.pipeline, columns), png)
             typer.echo(f"{sample_id}: {png}")
             if mp4:
-                write_mp4(view, reader.index.pipeline, out / f"{sample_id}.mp4")
-                typer.echo(f"{sample_id}: {out / f'{sample_id}.mp4'}")
+                video = write_mp4(view, reader.index.pipeline, out / f"{output_file_stem(sample_id)}.mp4")
+                typer.echo(f"{sample_id}: {video}")

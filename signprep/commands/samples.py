@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections.abc
 import enum
-import inspect
 import tempfile
 import types
 import typing
@@ -22,16 +21,13 @@ from typing import Annotated
 import typer
 
 from signprep.commands import fail
-from signprep.manifests import BUILDERS, Manifest, ManifestError, build_manifest, read_manifest
+from signprep.manifests import BUILDERS, Manifest, ManifestError, build_manifest, builder_options, load_manifest
+
+# builder options naming where a download's videos or frame folders are (planning may precede the download)
+MEDIA_OPTIONS = ("videos_dir", "frames_dir")
 
 # the choices of --dataset are the registry's keys: a new builder is a new choice
 Dataset = enum.Enum("Dataset", {name: name for name in BUILDERS}, type=str)
-
-
-def builder_options(dataset: str) -> list[str]:
-    """The keyword options of a dataset's builder, in signature order."""
-    parameters = inspect.signature(BUILDERS[dataset]).parameters.values()
-    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
 def _complete_dataset_option(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -45,7 +41,15 @@ def _complete_dataset_option(ctx: typer.Context, incomplete: str) -> list[str]:
 _OPTIONS_BY_DATASET = "; ".join(f"{name}: {', '.join(builder_options(name)) or '-'}" for name in BUILDERS)
 
 DEFAULT_DATASET = Dataset("wlasl")
-DatasetOpt = Annotated[Dataset, typer.Option("--dataset", "-d", help="Dataset builder that reads --root.")]
+DatasetOpt = Annotated[
+    Dataset,
+    typer.Option(
+        "--dataset",
+        "-d",
+        metavar="DATASET",  # the choices, listed in the help: as the metavar they outgrow a terminal line
+        help=f"Dataset builder that reads --root: {', '.join(BUILDERS)}.",
+    ),
+]
 _ROOT_HELP = "Dataset download folder (metadata + videos/), or the CSV file (csv)."
 RootOpt = Annotated[Path | None, typer.Option("--root", help=_ROOT_HELP)]
 RequiredRootOpt = Annotated[Path, typer.Option("--root", help=_ROOT_HELP)]
@@ -155,21 +159,30 @@ class SampleSource:
     def load(self, *, before_download: bool = False) -> tuple[Manifest, str | None]:
         """The manifest, and a note for the user (or None); exit 2 with the problem on bad metadata.
 
-        before_download: a builder whose videos folder does not exist yet counts every sample as missing
-        (builders refuse a missing folder, which usually hides a typo; planning before the download is
-        the one case where no folder is expected)."""
+        before_download: a builder whose media folder (`videos_dir`, `frames_dir`) does not exist yet
+        counts every sample as missing (builders refuse a missing folder, which usually hides a typo;
+        planning before the download is the one case where no folder is expected).
+
+        A metadata entry that gives no sample is in `Manifest.rejected`; only metadata that cannot be
+        read at all stops the command (exit 2)."""
         try:
             if self.manifest is not None:
-                records = read_manifest(self.manifest)
-                present = [r for r in records if Path(r.video_path).is_file()]
-                return Manifest(present, [r for r in records if not Path(r.video_path).is_file()]), None
+                return load_manifest(self.manifest), None
             if self.root is None:
                 raise fail("give --root (with --dataset) or --manifest")
-            videos_dir = Path(self.options.get("videos_dir") or self.root / "videos")
-            if before_download and "videos_dir" in builder_options(self.dataset) and not videos_dir.is_dir():
-                with tempfile.TemporaryDirectory() as empty:
-                    manifest = build_manifest(self.dataset, self.root, **{**self.options, "videos_dir": empty})
-                return manifest, f"no video folder at {videos_dir}: every sample counted as missing"
-            return build_manifest(self.dataset, self.root, **self.options), None
+            try:
+                return build_manifest(self.dataset, self.root, **self.options), None
+            except ManifestError as refused:
+                media = [o for o in MEDIA_OPTIONS if o in builder_options(self.dataset) and o not in self.options]
+                if not (before_download and media):
+                    raise
+                with tempfile.TemporaryDirectory() as empty:  # the download's media are not there (yet)
+                    try:
+                        manifest = build_manifest(
+                            self.dataset, self.root, **self.options, **dict.fromkeys(media, empty)
+                        )
+                    except ManifestError:
+                        raise refused from None  # not the media folder: say what was wrong first
+                return manifest, f"{refused}; planned as not downloaded yet: every sample counted as missing"
         except ManifestError as e:
             raise fail(str(e)) from None

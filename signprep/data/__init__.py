@@ -2,10 +2,11 @@
 
 Needs the `train` extra (torch). See `datasets.py` for the item contract. Hand crops held in
 memory (`hand_crop_set`), their augmentation kernels (`crop_augment`) and the class vocabulary
-(`vocabulary`) are imported from their modules.
+(`vocabulary`) are imported from their modules; `ctc` batches whole sentences with CTC targets.
 """
 
-from signprep.data.clips import MIN_CLIP_FRAMES, sample_clip_indices
+from signprep.data.clips import MIN_CLIP_FRAMES, sample_clip_indices, whole_sample_indices
+from signprep.data.ctc import CTCCollate
 from signprep.data.datasets import FrameDataset, ShardDataset, select_samples
 from signprep.data.samplers import (
     BalancedFeatureBatches,
@@ -23,14 +24,16 @@ from signprep.data.transforms import (
     normalize_keypoints,
     random_crop_box,
 )
-from signprep.data.vocabulary import Vocabulary
+from signprep.data.vocabulary import GlossVocabulary, Vocabulary
 
 __all__ = [
     "MIN_CLIP_FRAMES",
     "BalancedFeatureBatches",
+    "CTCCollate",
     "ClassBalancedBatchSampler",
     "CropBox",
     "FrameDataset",
+    "GlossVocabulary",
     "HeatmapBatchTransform",
     "PairClipDataset",
     "SameGlossPairSampler",
@@ -44,4 +47,5 @@ __all__ = [
     "random_crop_box",
     "sample_clip_indices",
     "select_samples",
+    "whole_sample_indices",
 ]

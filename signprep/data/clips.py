@@ -75,3 +75,28 @@ def sample_clip_indices(
     if pad == "loop":
         return idx % num_frames
     return np.minimum(idx, num_frames - 1)
+
+
+def whole_sample_indices(
+    num_frames: int, mode: SamplingMode = "uniform", rng: np.random.Generator | None = None, speed: float = 1.0
+) -> np.ndarray:
+    """Indices of a whole sample (a sentence of a continuous dataset: every stored frame, no clip).
+
+    speed 1 gives arange(T). Another speed resamples the whole sample to round(T / speed) frames
+    (at least 1): frame i takes stored frame floor((i + jitter) * T / n), jitter 0.5 ("uniform")
+    or uniform in [0, 1) ("random"), so a faster speed skips frames and a slower one repeats them,
+    and the first and last stored frames stay in reach.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if not speed > 0:
+        raise ValueError(f"speed must be > 0, got {speed}")
+    if speed == 1.0 and mode == "uniform":
+        return np.arange(num_frames, dtype=np.int64)
+    n = max(1, round(num_frames / speed))
+    if mode == "uniform":
+        jitter = np.full(n, 0.5)
+    else:
+        jitter = (rng if rng is not None else np.random.default_rng()).uniform(0, 1, n)
+    idx = np.floor((np.arange(n) + jitter) * (num_frames / n) + 1e-9).astype(np.int64)
+    return np.minimum(idx, num_frames - 1)

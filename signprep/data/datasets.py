@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from signprep.data.clips import PadMode, SamplingMode, sample_clip_indices
+from signprep.data.clips import PadMode, SamplingMode, sample_clip_indices, whole_sample_indices
 from signprep.data.keypoint_cache import BYTES_PER_POINT_FRAME, CachedKeypoints, KeypointCache
 from signprep.data.transforms import (
     LEFT_SHOULDER,
@@ -202,6 +202,14 @@ class ShardDataset(_LazyReader, Dataset):
     - `frame_indices` (T,) int64 stored frames of the clip; `frame_size` (2,) int64 stored (H, W).
     - `label` int64 scalar (remapped by `label_map`), `orig_label`; `gloss`, `signer_id`,
       `split`, `sample_id` str ("" when unknown).
+    - `glosses` str: a sentence's gloss sequence, space-separated (glosses hold no spaces;
+      `.split()` gives the list; "" for an isolated sign), `translation` str ("" if none).
+      Strings, so the default collate makes them lists; `data.ctc.CTCCollate` turns them into
+      CTC targets.
+
+    clip_len None: the whole sample (every stored frame; with `augment`, resampled to the speed
+    factor: `clips.whole_sample_indices`), so T differs between items: batch them with
+    `data.ctc.CTCCollate`, which pads T.
 
     sampling/pad: `clips.sample_clip_indices`. augment: SignVTCL's augmentation, a speed
     (frame-rate) factor uniform in `speed_range` and a spatial crop of side uniform in
@@ -219,7 +227,7 @@ class ShardDataset(_LazyReader, Dataset):
         self,
         root: str | Path,
         modalities: Sequence[str] = ("keypoints",),
-        clip_len: int = 32,
+        clip_len: int | None = 32,
         sampling: SamplingMode = "uniform",
         pad: PadMode = "loop",
         split: str | Iterable[str] | None = None,
@@ -239,7 +247,7 @@ class ShardDataset(_LazyReader, Dataset):
             raise ValueError(f"unknown modalities {sorted(unknown)}; known: {', '.join(MODALITIES)}")
         self.root = Path(root)
         self.modalities = tuple(modalities)
-        self.clip_len, self.sampling, self.pad = int(clip_len), sampling, pad
+        self.clip_len, self.sampling, self.pad = (None if clip_len is None else int(clip_len)), sampling, pad
         self.augment, self.normalize = augment, normalize_keypoints
         self.keypoint_subset = keypoint_subset
         self.crop_scale, self.speed_range = crop_scale, speed_range
@@ -367,7 +375,10 @@ class ShardDataset(_LazyReader, Dataset):
         info = self._sample_info(sid)
         rng = self._rng(index)
         speed = float(rng.uniform(*self.speed_range)) if self.augment else 1.0
-        idx = sample_clip_indices(info.num_frames, self.clip_len, self.sampling, rng, self.pad, speed)
+        if self.clip_len is None:  # the whole sample: a sentence, as continuous recognition trains on it
+            idx = whole_sample_indices(info.num_frames, self.sampling, rng, speed)
+        else:
+            idx = sample_clip_indices(info.num_frames, self.clip_len, self.sampling, rng, self.pad, speed)
 
         sample: dict[str, np.ndarray] = {}
         if "keypoints" in self.modalities:
@@ -415,6 +426,8 @@ class ShardDataset(_LazyReader, Dataset):
         out["label"] = torch.tensor(self._label(entry), dtype=torch.int64)
         out["orig_label"] = torch.tensor(int(entry.get("label", -1)), dtype=torch.int64)
         out["gloss"] = entry.get("gloss") or ""
+        out["glosses"] = " ".join(entry.get("glosses") or ())  # a sentence's glosses, space-separated ("" if none)
+        out["translation"] = entry.get("translation") or ""
         out["signer_id"] = str(entry.get("signer_id") or "")
         out["split"] = entry.get("split") or ""
         out["sample_id"] = sid

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from signprep.data.clips import sample_clip_indices
+from signprep.data.clips import sample_clip_indices, whole_sample_indices
 from signprep.data.transforms import CropBox, crop_sample, normalised_fit, random_crop_box
 from signprep.kernels.flow_encoding import decode_flow_uint8
 from signprep.shards import ShardReader
@@ -47,7 +47,10 @@ def _item(ds: ShardDataset, index: int, reader: ShardReader) -> dict[str, Any]:
     attrs = view.attrs
     rng = np.random.default_rng() if ds.seed is None else np.random.default_rng([ds.seed, ds.epoch, index])
     speed = float(rng.uniform(*ds.speed_range)) if ds.augment else 1.0
-    idx = sample_clip_indices(view.num_frames, ds.clip_len, ds.sampling, rng, ds.pad, speed)
+    if ds.clip_len is None:  # the whole sample
+        idx = whole_sample_indices(view.num_frames, ds.sampling, rng, speed)
+    else:
+        idx = sample_clip_indices(view.num_frames, ds.clip_len, ds.sampling, rng, ds.pad, speed)
     first, last = int(idx.min()), int(idx.max())
     offsets = idx - first
 
@@ -108,6 +111,8 @@ def _item(ds: ShardDataset, index: int, reader: ShardReader) -> dict[str, Any]:
     out["label"] = torch.tensor(ds._label(entry), dtype=torch.int64)
     out["orig_label"] = torch.tensor(int(entry.get("label", -1)), dtype=torch.int64)
     out["gloss"] = entry.get("gloss") or ""
+    out["glosses"] = " ".join(entry.get("glosses") or ())
+    out["translation"] = entry.get("translation") or ""
     out["signer_id"] = str(entry.get("signer_id") or "")
     out["split"] = entry.get("split") or ""
     out["sample_id"] = sid

@@ -4,12 +4,12 @@
 and multiplies them by per-frame costs measured on real clips (each stage's `cost`,
 signprep/stages/<stage>.py). Frame counts come, per sample, from the cheapest source that knows:
 
-1. the video's header when the file is present (MP4/MOV: the sample count of
-   the video track, read from the `moov` box without decoding; other
-   containers: OpenCV's frame count, which opens the file but decodes nothing),
-   clipped to the record's frame range;
-2. the metadata's frame range (`frame_end - frame_start + 1`) when the video is
-   absent but the range is explicit;
+1. the source when it is present (`signprep.video.containers.source_frames`: MP4/MOV
+   the sample count of the video track from the `moov` box; WebM, MKV, AVI... the
+   video packets PyAV demuxes, decoding nothing; a frame folder its frame files),
+   clipped to the record's frame or time range;
+2. the metadata's frame range (`frame_end - frame_start + 1`), or its time range at
+   the metadata's fps, when the source is absent but the range is explicit;
 3. otherwise an average: the mean length of the samples of this manifest that
    are known by 1 or 2 (at least `MIN_KNOWN_FOR_MEAN` of them), else
    `FALLBACK_FRAMES_PER_VIDEO`.
@@ -26,7 +26,6 @@ them, and only the rest is planned.
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from signprep.manifests import Manifest, SampleRecord
 from signprep.shards.index import ShardIndex, output_conflict
 from signprep.shards.schema import SchemaError
 from signprep.stages import enabled_stages
-from signprep.video.mp4 import child, top_level_box, tracks
+from signprep.video.containers import source_frames
 
 # ------------------------------------------------------------------ measured constants
 # Each stage's per-frame CPU time and stored bytes come from its module (`cost`, with the
@@ -56,60 +55,15 @@ DEFAULT_FPS = 25.0
 
 
 # ------------------------------------------------------------------ frame counts
-def mp4_frame_count(path: str | Path) -> tuple[int, float] | None:
-    """(frames, fps) of the first video track of an MP4/MOV file, from its `moov` box; None if not found.
-
-    Reads the top-level box headers and the `moov` box only (tens of kB), never the media data.
-    """
-    moov = top_level_box(path, b"moov")
-    return None if moov is None else _video_track_frames(moov)
-
-
-def _video_track_frames(moov: bytes) -> tuple[int, float] | None:
-    for handler, trak in tracks(moov):
-        if handler != b"vide":
-            continue
-        stbl = child(trak, b"mdia", b"minf", b"stbl")
-        mdhd = child(trak, b"mdia", b"mdhd")
-        if stbl is None or mdhd is None:
-            return None
-        stsz = child(stbl, b"stsz")
-        stz2 = child(stbl, b"stz2")
-        if stsz is not None:
-            frames = struct.unpack_from(">I", stsz, 8)[0]
-        elif stz2 is not None:
-            frames = struct.unpack_from(">I", stz2, 8)[0]
-        else:
-            return None
-        if mdhd[0] == 1:  # version 1: 64-bit times
-            timescale, duration = struct.unpack_from(">IQ", mdhd, 20)
-        else:
-            timescale, duration = struct.unpack_from(">II", mdhd, 12)
-        fps = frames * timescale / duration if duration and timescale else 0.0
-        return frames, fps
-    return None
-
-
-def header_frame_count(path: str | Path) -> tuple[int, float] | None:
-    """(frames, fps) a video's header declares, without decoding; None if unreadable."""
-    try:
-        found = mp4_frame_count(path)
-    except (OSError, struct.error):
-        found = None
-    if found is not None and found[0] > 0:
-        return found
-    import cv2  # not MP4 (webm, mkv, avi): the container's count through OpenCV, no frame decoded
-
-    cap = cv2.VideoCapture(str(path))
-    try:
-        frames, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    finally:
-        cap.release()
-    return (frames, fps) if frames > 0 else None
-
-
-def _range_frames(record: SampleRecord, video_frames: int | None) -> int | None:
-    """Frames of the record's range; -1 (to the end) needs the video's count."""
+def _range_frames(record: SampleRecord, video_frames: int | None, fps: float) -> int | None:
+    """Frames of the record's range; -1 (to the end), or a time range that runs to the end, needs the
+    video's count. A time range counts the frames i with time_start <= i / fps < time_end."""
+    if record.time_start is not None or record.time_end is not None:
+        first = math.ceil((record.time_start or 0.0) * fps - 1e-6)
+        if record.time_end is None:
+            return None if video_frames is None else max(0, video_frames - first)
+        end = math.ceil(record.time_end * fps - 1e-6)
+        return max(0, (end if video_frames is None else min(end, video_frames)) - first)
     if record.frame_end == -1:
         return None if video_frames is None else max(0, video_frames - record.frame_start + 1)
     end = record.frame_end if video_frames is None else min(record.frame_end, video_frames)
@@ -309,19 +263,19 @@ def plan_extraction(
         (todo_missing, known_missing, False),
     ):
         for record in records:
-            header = header_frame_count(record.video_path) if is_present else None
-            frames = _range_frames(record, header[0] if header else None)
+            counted = source_frames(record.video_path) if is_present else None
+            source_fps = (counted.fps if counted and counted.fps > 0 else None) or record.fps or DEFAULT_FPS
+            frames = _range_frames(record, counted.frames if counted else None, source_fps)
             if frames is None:
                 if is_present:
                     unknown_present += 1
                 else:
                     unknown_missing += 1
                 continue
-            if header:
+            if counted:
                 plan.frames_from_header += 1
             else:
                 plan.frames_from_range += 1
-            source_fps = (header[1] if header and header[1] > 0 else None) or record.fps or DEFAULT_FPS
             known.append(_resampled(frames, source_fps, pipeline.decode.fps))
     known_all = known_present + known_missing + done_frames  # stored lengths are known lengths too
     if len(known_all) >= MIN_KNOWN_FOR_MEAN:

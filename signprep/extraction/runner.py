@@ -21,7 +21,6 @@ import os
 import shutil
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
@@ -37,7 +36,7 @@ from signprep.extraction.lock import OutputLock
 from signprep.extraction.native_logs import send_native_logs_to
 from signprep.extraction.pipeline import PipelineConfig
 from signprep.extraction.sample import SampleResult, extract_sample, storage_of
-from signprep.manifests.records import Manifest, ManifestError, SampleRecord, write_manifest
+from signprep.manifests.records import Manifest, RejectedEntry, SampleRecord, write_manifest
 from signprep.shards.index import ShardIndex, output_conflict
 from signprep.shards.recover import recover
 from signprep.shards.schema import INDEX_NAME
@@ -62,6 +61,7 @@ class ExtractSummary:
     skipped: int = 0  # already in the shards with this pipeline
     failed: list[SampleResult] = field(default_factory=list)
     missing: list[SampleRecord] = field(default_factory=list)
+    rejected: list[RejectedEntry] = field(default_factory=list)  # metadata entries that gave no sample
     frames: int = 0
     seconds: float = 0.0
     interrupted: bool = False
@@ -73,10 +73,11 @@ class ExtractSummary:
 
     @property
     def exit_code(self) -> int:
-        """0: every sample with a video is in the shards; 1: some failed; 130: interrupted."""
+        """0: every sample with a video is in the shards; 1: some failed, or metadata entries were
+        rejected; 130: interrupted."""
         if self.interrupted:
             return 130
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.rejected else 0
 
     def render(self) -> str:
         fps = self.frames / self.seconds if self.seconds else 0.0
@@ -88,16 +89,20 @@ class ExtractSummary:
             f"  skipped (done)      : {self.skipped}",
             f"  failed              : {len(self.failed)}",
             f"  missing video       : {len(self.missing)}",
+            f"  rejected entries    : {len(self.rejected)}",
         ]
         for r in self.failed[:10]:
             first_line = (r.error or "").splitlines()[0] if r.error else ""
             lines.append(f"    failed  {r.sample_id} [{r.stage}] {first_line}")
         for r in self.missing[:10]:
             lines.append(f"    missing {r.sample_id} ({r.video_path})")
-        more = len(self.failed) + len(self.missing) - min(10, len(self.failed)) - min(10, len(self.missing))
+        for e in self.rejected[:10]:
+            lines.append(f"    rejected {e.describe()}")
+        shown = min(10, len(self.failed)) + min(10, len(self.missing)) + min(10, len(self.rejected))
+        more = len(self.failed) + len(self.missing) + len(self.rejected) - shown
         if more > 0:
             lines.append(f"    ... {more} more")
-        if self.failed or self.missing:
+        if self.failed or self.missing or self.rejected:
             lines.append(f"  errors recorded in  : {self.errors_path}")
         if self.interrupted:
             lines.append("  interrupted: finished samples were kept; rerun the same command to continue")
@@ -156,11 +161,10 @@ def run_extract(
     """
     check_backend(backend, address)  # a wrong option fails before the output directory is touched
     out_dir = Path(out_dir)
-    ids = Counter(r.sample_id for r in manifest.records + manifest.missing)
-    duplicates = sorted(i for i, n in ids.items() if n > 1)
-    if duplicates:
-        raise ManifestError(f"duplicate sample ids in the manifest: {', '.join(duplicates[:10])}")
-    summary = ExtractSummary(str(out_dir), total=len(manifest), missing=list(manifest.missing))
+    manifest = _first_of_each_id(manifest)
+    summary = ExtractSummary(
+        str(out_dir), total=len(manifest), missing=list(manifest.missing), rejected=list(manifest.rejected)
+    )
     with OutputLock(out_dir):
         index = _prepare_out_dir(out_dir, pipeline, force)
         recovered = recover(out_dir, index)
@@ -197,6 +201,26 @@ def run_extract(
                 if stopping_error is None:
                     raise
     return summary
+
+
+def _first_of_each_id(manifest: Manifest) -> Manifest:
+    """The manifest with a repeated sample id kept once (its first record) and the later records rejected:
+    builders and manifest files already do so; a Manifest made in code may not have."""
+    seen: set[str] = set()
+    keep: dict[str, list[SampleRecord]] = {"records": [], "missing": []}
+    rejected = list(manifest.rejected)
+    for kind in ("records", "missing"):
+        for n, record in enumerate(getattr(manifest, kind)):
+            if record.sample_id in seen:
+                reason = "sample id already used by an earlier record (the first is kept)"
+                rejected.append(RejectedEntry("manifest", f"{kind[:-1] if kind == 'records' else kind} {n}",
+                                              reason, record.sample_id))  # fmt: skip
+                continue
+            seen.add(record.sample_id)
+            keep[kind].append(record)
+    if len(rejected) == len(manifest.rejected):
+        return manifest
+    return Manifest(keep["records"], keep["missing"], rejected)
 
 
 def _run_parallel(todo, pipeline, out_dir, packer, summary, progress, on_result, start_backend) -> None:
@@ -258,7 +282,8 @@ def _record_result(result: SampleResult, packer: ShardPacker, summary: ExtractSu
 
 
 def _write_errors(out_dir: Path, summary: ExtractSummary) -> None:
-    """This run's failures and missing videos, one JSON object per line (rewritten each run)."""
+    """This run's failures, missing videos and rejected metadata entries, one JSON object per line
+    (rewritten each run)."""
     rows = [
         {"sample_id": r.sample_id, "status": "failed", "stage": r.stage, "video_path": r.video_path, "error": r.error}
         for r in summary.failed
@@ -266,6 +291,10 @@ def _write_errors(out_dir: Path, summary: ExtractSummary) -> None:
         {"sample_id": r.sample_id, "status": "missing_video", "stage": "manifest", "video_path": r.video_path,
          "error": f"video file not found: {r.video_path}"}
         for r in summary.missing
+    ] + [
+        {"sample_id": e.sample_id, "status": "rejected", "stage": "manifest", "metadata": e.metadata,
+         "location": e.location, "error": e.reason}
+        for e in summary.rejected
     ]  # fmt: skip
     atomic_write_text(out_dir / ERRORS_NAME, "".join(json.dumps(row) + "\n" for row in rows))
 
@@ -274,5 +303,6 @@ def summary_json(summary: ExtractSummary) -> str:
     """The summary as JSON: counts, failures with their stage and error, missing sample ids, exit code."""
     d = asdict(summary)
     d["missing"] = [r.sample_id for r in summary.missing]
+    d["rejected"] = [e.to_dict() for e in summary.rejected]
     d["exit_code"] = summary.exit_code
     return json.dumps(d, indent=1)

@@ -21,11 +21,11 @@ import numpy as np
 
 from signprep.extraction.pipeline import PipelineConfig
 from signprep.manifests.records import SampleRecord
-from signprep.shards.index import file_sha256
+from signprep.shards.schema import GlossSequence
 from signprep.shards.writer import Storage, write_part
 from signprep.stages import enabled_stages
 from signprep.stages.contract import FrameStage, process_frames
-from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo
+from signprep.video.decode import DecodeError, DecodeOptions, SampleFrames, VideoInfo, source_sha256
 
 
 @dataclass
@@ -124,7 +124,10 @@ def decode_and_process(record: SampleRecord, pipeline: PipelineConfig, stages: l
         DecodeOptions(d.decoder, d.crop_to_bbox, d.resize_short_side, d.fps),
         frame_start=record.frame_start,
         frame_end=record.frame_end,
+        time_start=record.time_start,
+        time_end=record.time_end,
         bbox=record.bbox,
+        source_fps=record.fps,
     )
     failures = []
     for _decoder, frames in sample.attempts():
@@ -162,6 +165,8 @@ def sample_attrs(
         "dataset": record.dataset,
         "gloss": record.gloss or "",
         "label": int(record.label),
+        "glosses": GlossSequence(record.glosses or ()),  # a sentence's glosses in signing order; empty: none
+        "translation": record.translation or "",
         "signer_id": "" if record.signer_id is None else str(record.signer_id),
         "split": record.split or "",
         "num_frames": n,
@@ -169,6 +174,8 @@ def sample_attrs(
         "source_fps": info.source_fps,
         "frame_start": record.frame_start,  # as in the manifest: 1-based, inclusive, -1 = end
         "frame_end": record.frame_end,
+        "time_start": record.time_start,  # seconds, as in the manifest ("" = no time range)
+        "time_end": record.time_end,
         "first_frame": int(arrays["frame_indices"][0]) + 1 if n else 0,  # 1-based, as decoded
         "last_frame": int(arrays["frame_indices"][-1]) + 1 if n else 0,
         "width": info.width,
@@ -197,7 +204,7 @@ def extract_sample(record: SampleRecord, pipeline: PipelineConfig, parts_dir: st
     try:
         stages = stages_for(pipeline)
         stage = "decode"
-        sha = file_sha256(record.video_path) if os.path.isfile(record.video_path) else ""
+        sha = source_sha256(record.video_path)
         try:
             arrays, info = decode_and_process(record, pipeline, stages)
         except _StageFailure as e:

@@ -16,7 +16,9 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .records import Manifest, ManifestError, SampleRecord, index_videos, load_metadata_json
+from .errors import ManifestError
+from .metadata_files import index_videos, load_metadata_json
+from .records import Manifest, ManifestCollector, SampleRecord
 
 SPLITS = ("train", "val", "test")
 
@@ -48,7 +50,10 @@ def prepare_msasl(
     sample_id is `msasl-<split>-<index>`, index being the clip's position in its
     split file. Frames become WLASL's convention, 1-based and inclusive:
     frame_start = start + 1, frame_end = end + 1. bbox becomes pixels
-    (x1, y1, x2, y2), rounded. Clips whose video is absent go to `missing`.
+    (x1, y1, x2, y2), rounded. Clips whose video is absent go to `missing`. A bad
+    clip (not an object, a missing or mistyped field, no YouTube id in its url, a
+    label beyond the class list) is rejected with its file, index and reason, and
+    the others are kept; a split file that is not a JSON list is a ManifestError.
     """
     root = Path(root)
     videos_dir = Path(os.path.abspath(videos_dir if videos_dir is not None else root / "videos"))
@@ -56,20 +61,19 @@ def prepare_msasl(
     class_names = _read_classes(Path(classes)) if classes is not None else None
     videos = index_videos(videos_dir)
 
-    records: list[SampleRecord] = []
-    missing: list[SampleRecord] = []
+    collector = ManifestCollector(next(iter(files.values())) if files else root)
     for split, path in files.items():
         clips = load_metadata_json(path)
         if not isinstance(clips, list):
             raise ManifestError(f"{path}: expected a JSON list of clips, got {type(clips).__name__}")
         for index, clip in enumerate(clips):
-            where = f"{path}: clip {index}"
-            try:
-                record, present = _clip_record(clip, split, index, videos, videos_dir, class_names)
-            except ManifestError as e:
-                raise ManifestError(f"{where}: {e}") from e
-            (records if present else missing).append(record)
-    return Manifest(records=records, missing=missing)
+            collector.add(
+                f"clip {index}",
+                lambda c=clip, s=split, i=index: _clip_record(c, s, i, videos, videos_dir, class_names),
+                sample_id=f"msasl-{split}-{index:05d}",
+                metadata=path,
+            )
+    return collector.manifest()
 
 
 def youtube_id(url: str) -> str:
@@ -115,7 +119,7 @@ def _clip_record(
     videos: dict[str, Path],
     videos_dir: Path,
     class_names: list[str] | None,
-) -> tuple[SampleRecord, bool]:
+) -> SampleRecord:
     if not isinstance(clip, dict):
         raise ManifestError("not an object")
     for key in ("url", "start", "end", "label"):
@@ -133,15 +137,18 @@ def _clip_record(
     fps = clip.get("fps")
     if fps is not None and (not isinstance(fps, (int, float)) or fps <= 0):
         raise ManifestError(f"'fps' must be a positive number, got {fps!r}")
+    signer_id = clip.get("signer_id")
+    if isinstance(signer_id, bool) or not isinstance(signer_id, (int, str, type(None))):
+        raise ManifestError(f"'signer_id' must be an integer or a string, got {signer_id!r}")
     video_path = videos.get(video_id)
-    record = SampleRecord(
+    return SampleRecord(
         sample_id=f"msasl-{split}-{index:05d}",
         video_id=video_id,
         video_path=str(video_path) if video_path else os.path.join(videos_dir, video_id + ".mp4"),
         dataset="msasl",
         gloss=gloss,
         label=label,
-        signer_id=clip.get("signer_id"),
+        signer_id=signer_id,
         split=split,
         # 0-based -> 1-based; MS-ASL's end frame is included in the clip.
         frame_start=_whole_number(clip, "start") + 1,
@@ -158,7 +165,6 @@ def _clip_record(
             "height": clip.get("height"),
         },
     )
-    return record, video_path is not None
 
 
 def _whole_number(clip: dict, key: str) -> int:

@@ -1,39 +1,41 @@
-"""The manifest record: one sample (one sign instance) of any dataset.
+"""The manifest record: one sample (one sign, or one sentence) of any dataset.
 
-Every dataset builder turns a download into a list of `SampleRecord`s; everything
-after that (decode, stages, shards, training) never knows which dataset a record
-came from.
+Every dataset builder turns a download into a `Manifest` of `SampleRecord`s; everything
+after that (decode, stages, shards, training) never knows which dataset a record came from.
+A metadata entry that cannot give a record costs only itself: it goes to
+`Manifest.rejected` with its place in the metadata and the reason, and the other entries
+are kept (`ManifestCollector` does that bookkeeping for every builder).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
-import re
-import zlib
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from signprep.atomic import atomic_write_text
 
-# Sample ids become HDF5 group names and file names of staging parts, so they
-# must not carry path separators or traversal.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+from .errors import ManifestError
+from .metadata_files import source_present
+from .names import MAX_NAME_BYTES, check_sample_id, name_problem, normalise_name, safe_file_name
 
-
-class ManifestError(ValueError):
-    """A manifest or dataset metadata file is unusable; the message names it."""
-
-
-def check_sample_id(sample_id: str) -> str:
-    if not _SAFE_ID.match(sample_id) or ".." in sample_id:
-        raise ManifestError(
-            f"sample id {sample_id!r} is not safe as a file or group name "
-            "(allowed: letters, digits, '.', '_', '-'; no '..'; at most 128 characters)"
-        )
-    return sample_id
+__all__ = [
+    "MAX_NAME_BYTES",
+    "Manifest",
+    "ManifestCollector",
+    "ManifestError",
+    "RejectedEntry",
+    "SampleRecord",
+    "check_sample_id",
+    "load_manifest",
+    "name_problem",
+    "normalise_name",
+    "read_manifest",
+    "safe_file_name",
+    "write_manifest",
+]
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,35 @@ class SampleRecord:
     """One sample to extract.
 
     Frame ranges follow WLASL: `frame_start` is 1-based, `frame_end` is inclusive
-    and -1 means "to the end of the video". `bbox` is [x1, y1, x2, y2] in pixels
-    of the source video, or None.
+    and -1 means "to the end of the video". A time range instead (`time_start`,
+    `time_end`, seconds; How2Sign's sentences inside long videos) selects the frames
+    whose timestamps t = i / fps (i 0-based) satisfy time_start <= t < time_end; a
+    None end means "to the end". A record has a frame range or a time range, not
+    both. `bbox` is [x1, y1, x2, y2] in pixels of the source video, or None.
+
+    Labels: isolated signs have `gloss` (its text) and `label` (its class index);
+    continuous datasets have `glosses`, the gloss sequence in signing order, and
+    `label` -1 (no single class). `translation` is the spoken-language sentence
+    (PHOENIX-2014-T's German, CSL-Daily's Chinese, How2Sign's English), or None.
+
+    Names (sample_id, gloss, glosses, translation, a string signer_id) are stored in
+    Unicode NFC (`names.normalise_name`); `video_path` is kept byte for byte, as the
+    file system spells it. A list of glosses is stored as a tuple.
     """
 
     sample_id: str
     video_path: str  # absolute, or relative to the directory the manifest lives in
     dataset: str
     gloss: str | None = None
-    label: int = -1  # class index; -1 = unlabelled
+    label: int = -1  # class index; -1 = unlabelled, or a sentence (see glosses)
+    glosses: tuple[str, ...] | None = None
+    translation: str | None = None
     signer_id: int | str | None = None
     split: str | None = None
     frame_start: int = 1
     frame_end: int = -1
+    time_start: float | None = None  # seconds
+    time_end: float | None = None  # seconds, exclusive
     fps: float | None = None  # fps declared by the metadata (the decoder's wins)
     bbox: tuple[int, int, int, int] | None = None
     source: str | None = None
@@ -61,18 +79,58 @@ class SampleRecord:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_sample_id(self.sample_id)
+        # Builders construct records from data of elsewhere too: a wrong type would otherwise
+        # surface later as a crash or a wrong shard attribute (label "x", frame_end 2.5).
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kinds, wanted = _FIELD_TYPES[f.name]
+            if value is None and None in kinds:
+                continue
+            if isinstance(value, bool) or not isinstance(value, tuple(k for k in kinds if k is not None)):
+                raise ManifestError(f"field {f.name!r} must be {wanted}, got {value!r}")
+        sid = check_sample_id(self.sample_id)
+        object.__setattr__(self, "sample_id", sid)
+        for name in ("gloss", "translation", "signer_id"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, normalise_name(value))
+        if self.glosses is not None:
+            object.__setattr__(self, "glosses", _gloss_sequence(self.glosses, sid))
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise ManifestError(f"field 'fps' must be positive, got {self.fps!r}")
         if self.frame_start < 1:
-            raise ManifestError(f"sample {self.sample_id}: frame_start {self.frame_start} < 1 (frames are 1-based)")
+            raise ManifestError(f"sample {sid}: frame_start {self.frame_start} < 1 (frames are 1-based)")
         if self.frame_end != -1 and self.frame_end < self.frame_start:
+            raise ManifestError(f"sample {sid}: frame_end {self.frame_end} is before frame_start {self.frame_start}")
+        self._check_time_range(sid)
+
+    def _check_time_range(self, sid: str) -> None:
+        if self.time_start is None and self.time_end is None:
+            return
+        for name in ("time_start", "time_end"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ManifestError(f"sample {sid}: {name} must be a finite number of seconds, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if (self.frame_start, self.frame_end) != (1, -1):
             raise ManifestError(
-                f"sample {self.sample_id}: frame_end {self.frame_end} is before frame_start {self.frame_start}"
+                f"sample {sid}: a frame range ({self.frame_start}..{self.frame_end}) and a time range "
+                f"({self.time_start}..{self.time_end} s) together; give one of them"
+            )
+        if self.time_start is not None and self.time_start < 0:
+            raise ManifestError(f"sample {sid}: time_start {self.time_start} s is negative")
+        if self.time_end is not None and self.time_end <= (self.time_start or 0.0):
+            raise ManifestError(
+                f"sample {sid}: time_end {self.time_end} s is not after time_start {self.time_start or 0.0} s"
             )
 
     def to_json(self) -> str:
         d = asdict(self)
-        if d["bbox"] is not None:
-            d["bbox"] = list(d["bbox"])
+        for name in ("bbox", "glosses"):
+            if d[name] is not None:
+                d[name] = list(d[name])
         return json.dumps(d, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -84,23 +142,32 @@ class SampleRecord:
         missing = sorted(f.name for f in fields(cls) if f.name in _REQUIRED and f.name not in d)
         if missing:
             raise ManifestError(f"missing manifest fields {missing}")
-        # A manifest is data from elsewhere: a wrong type would otherwise surface later as a
-        # crash or a wrong shard attribute (label "x", frame_end 2.5, bbox of two numbers).
-        for name, value in d.items():
-            kinds, wanted = _FIELD_TYPES[name]
-            if value is None and None in kinds:
-                continue
-            if isinstance(value, bool) or not isinstance(value, tuple(k for k in kinds if k is not None)):
-                raise ManifestError(f"field {name!r} must be {wanted}, got {value!r}")
+        # types are checked by __post_init__; what JSON spells as lists is converted first
         d = dict(d)
-        if d.get("bbox") is not None:
+        if isinstance(d.get("bbox"), (list, tuple)):
             bbox = d["bbox"]
             if len(bbox) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
                 raise ManifestError(f"field 'bbox' must be [x1, y1, x2, y2] in pixels, got {bbox!r}")
             d["bbox"] = tuple(int(v) for v in bbox)
-        if d.get("fps") is not None and not d["fps"] > 0:
-            raise ManifestError(f"field 'fps' must be positive, got {d['fps']!r}")
+        if isinstance(d.get("glosses"), list):
+            if not all(isinstance(g, str) for g in d["glosses"]):
+                raise ManifestError(f"field 'glosses' must be a list of gloss strings, got {d['glosses']!r}")
+            d["glosses"] = tuple(d["glosses"])
         return cls(**d)
+
+
+def _gloss_sequence(glosses, sid: str) -> tuple[str, ...]:
+    """The glosses as a tuple of NFC strings, each one token (non-empty, no whitespace)."""
+    if isinstance(glosses, str) or not isinstance(glosses, (list, tuple)):
+        raise ManifestError(f"sample {sid}: glosses must be a sequence of gloss strings, got {glosses!r}")
+    if not glosses:
+        raise ManifestError(f"sample {sid}: empty gloss sequence (None when a sample has no glosses)")
+    out = []
+    for n, gloss in enumerate(glosses):
+        if not isinstance(gloss, str) or not gloss or any(c.isspace() for c in gloss):
+            raise ManifestError(f"sample {sid}: gloss {n} ({gloss!r}) is not one token (non-empty, no whitespace)")
+        out.append(normalise_name(gloss))
+    return tuple(out)
 
 
 _REQUIRED = ("sample_id", "video_path", "dataset")
@@ -111,10 +178,14 @@ _FIELD_TYPES: dict[str, tuple[tuple, str]] = {
     "dataset": ((str,), "a string"),
     "gloss": ((str, None), "a string or null"),
     "label": ((int,), "an integer class index"),
+    "glosses": ((list, tuple, None), "a list of gloss strings or null"),
+    "translation": ((str, None), "a string or null"),
     "signer_id": ((int, str, None), "an integer, a string or null"),
     "split": ((str, None), "a string or null"),
     "frame_start": ((int,), "an integer frame number (1-based)"),
     "frame_end": ((int,), "an integer frame number (inclusive, -1 = end)"),
+    "time_start": ((int, float, None), "a number of seconds or null"),
+    "time_end": ((int, float, None), "a number of seconds or null"),
     "fps": ((int, float, None), "a number or null"),
     "bbox": ((list, tuple, None), "[x1, y1, x2, y2] or null"),
     "source": ((str, None), "a string or null"),
@@ -123,15 +194,105 @@ _FIELD_TYPES: dict[str, tuple[tuple, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class RejectedEntry:
+    """An entry of the metadata that gave no record, and why.
+
+    metadata: the file (or, for the `folder` builder, the folder) it is in.
+    location: where in it, in the file's own terms: "line 12", "clip 17",
+        "gloss 'book' (entry 4), instance 2", a relative path.
+    reason: what is wrong with it.
+    sample_id: the entry's id as written in the metadata, if it has one (it may be the
+        unusable id itself: "../evil").
+    """
+
+    metadata: str
+    location: str
+    reason: str
+    sample_id: str | None = None
+
+    def describe(self) -> str:
+        """One line: "FILE: LOCATION (id 'X'): REASON"."""
+        ident = f" (id {self.sample_id!r})" if self.sample_id is not None else ""
+        return f"{self.metadata}: {self.location}{ident}: {self.reason}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class Manifest:
-    """The records of a dataset plus what the builder could not find."""
+    """The records of a dataset, those whose source is absent, and the entries rejected."""
 
     records: list[SampleRecord]
-    missing: list[SampleRecord] = field(default_factory=list)  # video file absent
+    missing: list[SampleRecord] = field(default_factory=list)  # video file or frame folder absent
+    rejected: list[RejectedEntry] = field(default_factory=list)  # entries that gave no record
 
     def __len__(self) -> int:
+        """The number of samples (records and missing); rejected entries are not samples."""
         return len(self.records) + len(self.missing)
+
+
+class ManifestCollector:
+    """Builds a Manifest entry by entry, the same way for every builder.
+
+    `add(location, make)` calls `make()` for the entry's record: a ManifestError from it
+    rejects the entry with that reason; an id already used keeps the first entry and
+    rejects the later one, naming the first. Records whose source is absent go to
+    `missing`.
+    """
+
+    def __init__(self, metadata: str | Path) -> None:
+        self.metadata = str(metadata)
+        self.records: list[SampleRecord] = []
+        self.missing: list[SampleRecord] = []
+        self.rejected: list[RejectedEntry] = []
+        self.in_order: list[SampleRecord] = []  # records and missing, in the order added
+        self._first_use: dict[str, tuple[str, str]] = {}  # sample_id -> (metadata, location)
+
+    def reject(
+        self, location: str, reason: str, *, sample_id: str | None = None, metadata: str | Path | None = None
+    ) -> None:
+        where = str(metadata) if metadata is not None else self.metadata
+        self.rejected.append(RejectedEntry(where, location, reason, sample_id))
+
+    def add(
+        self,
+        location: str,
+        make: Callable[[], SampleRecord],
+        *,
+        sample_id: str | None = None,
+        present: bool | None = None,
+        metadata: str | Path | None = None,
+    ) -> SampleRecord | None:
+        """Add the record `make()` builds for the entry at `location` (of `metadata`, default
+        the collector's file); None if the entry is rejected. `sample_id` names the entry in a
+        rejection; `present` says whether its source exists (default: looked up on disk)."""
+        where = str(metadata) if metadata is not None else self.metadata
+        try:
+            record = make()
+        except ManifestError as e:
+            self.reject(location, str(e), sample_id=sample_id, metadata=where)
+            return None
+        first = self._first_use.get(record.sample_id)
+        if first is not None:
+            first_where = first[1] if first[0] == where else f"{first[0]}: {first[1]}"
+            self.reject(
+                location,
+                f"duplicate sample id {record.sample_id!r}: already used by {first_where} (the first is kept)",
+                sample_id=sample_id if sample_id is not None else record.sample_id,
+                metadata=where,
+            )
+            return None
+        self._first_use[record.sample_id] = (where, location)
+        if present is None:
+            present = source_present(record.video_path)
+        (self.records if present else self.missing).append(record)
+        self.in_order.append(record)
+        return record
+
+    def manifest(self) -> Manifest:
+        return Manifest(records=self.records, missing=self.missing, rejected=self.rejected)
 
 
 def write_manifest(records: Iterable[SampleRecord], path: Path) -> None:
@@ -141,85 +302,82 @@ def write_manifest(records: Iterable[SampleRecord], path: Path) -> None:
     atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))
 
 
+def load_manifest(path: Path) -> Manifest:
+    """Read a JSON-lines manifest, line by line: a bad line is a rejected entry, the rest is kept.
+
+    Relative video paths resolve against the manifest's folder; records whose source is
+    absent go to `missing`. A line that is not UTF-8, not JSON, not an object, or not a
+    valid record, and a repeated sample id (the first is kept), are rejected with the line
+    number and the reason. Only a file that cannot be read, or of whose non-blank lines
+    none is a JSON object (not a manifest at all: a CSV, a WLASL JSON), is a ManifestError.
+    """
+    return _collect_lines(Path(path)).manifest()
+
+
 def read_manifest(path: Path) -> list[SampleRecord]:
-    """Read a JSON-lines manifest; relative video paths resolve against its folder."""
-    path = Path(path)
-    records = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ManifestError(f"cannot read manifest {path}: {e.strerror}") from e
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    """Read a JSON-lines manifest strictly: its records in file order, missing sources
+    included; any bad line (see `load_manifest`) is a ManifestError naming the file and line.
+    For manifests that must be whole (signprep's own); user input goes through
+    `load_manifest`, which rejects bad lines one by one."""
+    collector = _collect_lines(Path(path))
+    if collector.rejected:
+        first = collector.rejected[0]
+        more = len(collector.rejected) - 1
+        also = f" (and {more} more bad line{'s' if more > 1 else ''})" if more else ""
+        raise ManifestError(f"{path}:{first.location.removeprefix('line ')}: {first.reason}{also}")
+    return collector.in_order
+
+
+def _collect_lines(path: Path) -> ManifestCollector:
+    collector = ManifestCollector(path)
+    objects = 0
+    for n, line, problem in _manifest_lines(path):
+        if problem:
+            collector.reject(f"line {n}", problem)
             continue
         try:
             d = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ManifestError(f"{path}:{n}: not valid JSON ({e.msg})") from e
+            collector.reject(f"line {n}", f"not valid JSON ({e.msg})")
+            continue
         if not isinstance(d, dict):
-            raise ManifestError(f"{path}:{n}: expected a JSON object per line")
-        try:
-            r = SampleRecord.from_dict(d)
-        except (TypeError, ManifestError) as e:
-            raise ManifestError(f"{path}:{n}: {e}") from e
-        if not Path(r.video_path).is_absolute():
-            d["video_path"] = str(path.parent / r.video_path)
-            r = SampleRecord.from_dict(d)
-        records.append(r)
-    return records
+            collector.reject(f"line {n}", "expected a JSON object per line")
+            continue
+        objects += 1
+        given_id = d.get("sample_id") if isinstance(d.get("sample_id"), str) else None
+        collector.add(f"line {n}", lambda d=d: _resolved_record(d, path.parent), sample_id=given_id)
+    if collector.rejected and objects == 0:
+        first = collector.rejected[0]
+        raise ManifestError(
+            f"{path}: not a JSON-lines manifest, no line is a JSON object ({first.location}: {first.reason})"
+        )
+    return collector
 
 
-# Every builder reads its dataset's metadata and lists its video folder the same
-# way; these two helpers keep that in one place.
+def _manifest_lines(path: Path):
+    """(line number, text, problem) of every non-blank line; lines split at "\\n" only.
 
-# Containers a download's videos come in. When one id exists in several, the
-# earlier extension wins (.mp4 is what most downloaders produce).
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi")
-
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def load_metadata_json(path: Path):
-    """Parse a JSON metadata file, plain or gzip-compressed.
-
-    Compression is detected from the file's first bytes, not its name, because
-    downloads get renamed. Any failure is a ManifestError that names the file.
+    Python's str.splitlines() would also split at U+2028, U+0085 and other characters a
+    JSON string may hold unescaped (json.dumps(ensure_ascii=False) writes them raw).
     """
-    path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise ManifestError(f"cannot read metadata {path}: {e.strerror}") from e
-    if raw.startswith(_GZIP_MAGIC):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ManifestError(f"{path}: corrupt or truncated gzip data ({e})") from e
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path}: not valid JSON ({e})") from e
-
-
-def index_videos(folder: Path) -> dict[str, Path]:
-    """Map the stem of every video file directly in `folder` to its absolute path.
-
-    The folder is listed once, so looking up tens of thousands of ids costs no
-    further file-system calls. A missing folder is an error rather than "every
-    video missing", which would hide a mistyped path.
-    """
-    folder = Path(os.path.abspath(folder))
-    rank = {ext: n for n, ext in enumerate(VIDEO_EXTENSIONS)}
-    best: dict[str, tuple[int, Path]] = {}
-    try:
-        entries = list(os.scandir(folder))
-    except OSError as e:
-        raise ManifestError(f"cannot list video folder {folder}: {e.strerror}") from e
-    for entry in entries:
-        stem, ext = os.path.splitext(entry.name)
-        ext_rank = rank.get(ext.lower())
-        if ext_rank is None or not entry.is_file():
+        raise ManifestError(f"cannot read manifest {path}: {e.strerror}") from e
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for n, chunk in enumerate(raw.split(b"\n"), 1):
+        chunk = chunk.rstrip(b"\r")
+        if not chunk.strip():
             continue
-        if stem not in best or ext_rank < best[stem][0]:
-            best[stem] = (ext_rank, folder / entry.name)
-    return {stem: path for stem, (_, path) in best.items()}
+        try:
+            yield n, chunk.decode("utf-8"), None
+        except UnicodeDecodeError as e:
+            yield n, "", f"not UTF-8 text (byte {e.start} of the line: {e.reason})"
+
+
+def _resolved_record(d: dict, folder: Path) -> SampleRecord:
+    record = SampleRecord.from_dict(d)
+    if not Path(record.video_path).is_absolute():
+        record = SampleRecord.from_dict(dict(d, video_path=str(folder / record.video_path)))
+    return record

@@ -1,16 +1,20 @@
 """Datasets without a metadata format of their own: a CSV of clips, or a folder of videos.
 
 Both give whole-video samples unless the CSV says otherwise (frames 1-based and
-inclusive, -1 = to the end, as everywhere in signprep).
+inclusive, -1 = to the end, as everywhere in signprep; or a time range in seconds).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from .records import VIDEO_EXTENSIONS, Manifest, ManifestError, SampleRecord, check_sample_id
+from .errors import ManifestError
+from .metadata_files import VIDEO_EXTENSIONS
+from .names import printable
+from .records import Manifest, ManifestCollector, SampleRecord
 
 # Accepted spellings of each column, matched case-insensitively; the first present wins.
 PATH_COLUMNS = ("file", "path", "video_path", "video")
@@ -24,16 +28,20 @@ def prepare_csv(csv_path: str | Path, *, root: str | Path | None = None) -> Mani
     """Build a manifest from a CSV with one row per clip.
 
     csv_path: the CSV, or a folder holding exactly one *.csv.
+    root: the folder relative video paths resolve against (default: the CSV's folder).
     Columns (names case-insensitive): the video from file|path|video_path|video
-    (required; relative paths resolve against `root`, default the CSV's folder);
-    the id from sample_id|video_id|id, else the video file's stem (a video_id
-    column also fills `video_id`); gloss|label_name;
-    signer_id|signer (digits become an int); split|wlasl_split; fps (frames per
-    second); label (int class index); frame_start/frame_end (1-based, inclusive,
-    -1 = to the end). Empty cells mean "not given". Other columns go to `extra`.
-    Without a label column the label is the gloss's index among the sorted
-    distinct glosses, -1 for rows without a gloss. Rows whose video is absent go
-    to `Manifest.missing`.
+    (required; a video file or a folder of frame images, `dir/*.png` included); the
+    id from sample_id|video_id|id, else the video file's stem (a video_id column also
+    fills `video_id`); gloss|label_name; glosses (a gloss sequence, space-separated);
+    translation; signer_id|signer (digits become an int); split|wlasl_split; fps
+    (frames per second); label (int class index); frame_start/frame_end (1-based,
+    inclusive, -1 = to the end) or time_start/time_end (seconds). Empty cells mean
+    "not given". Other columns go to `extra`. Without a label column the label is the
+    gloss's index among the sorted distinct glosses of the accepted rows, -1 for rows
+    without a gloss. Rows whose video is absent go to `Manifest.missing`. A bad row
+    (unusable id, repeated id: the first is kept, a cell that is not a number, a bad
+    range, more cells than the header) is rejected with its line and the reason; a
+    file that is not UTF-8 CSV or has no video column is a ManifestError.
     """
     csv_path = find_single_csv(Path(csv_path)) if Path(csv_path).is_dir() else Path(csv_path)
     root = Path(os.path.abspath(root if root is not None else csv_path.parent))
@@ -51,80 +59,107 @@ def prepare_csv(csv_path: str | Path, *, root: str | Path | None = None) -> Mani
     path_column = column(PATH_COLUMNS)
     if path_column is None:
         raise ManifestError(f"{csv_path}: no video column (one of {', '.join(PATH_COLUMNS)})")
-    id_column, gloss_column = column(ID_COLUMNS), column(GLOSS_COLUMNS)
-    signer_column, split_column = column(SIGNER_COLUMNS), column(SPLIT_COLUMNS)
-    fps_column, label_column = column(("fps",)), column(("label",))
-    start_column, end_column = column(("frame_start",)), column(("frame_end",))
-    video_id_column = column(("video_id",))
-    used = {path_column, id_column, gloss_column, signer_column, split_column, fps_column, label_column}
-    used |= {start_column, end_column, video_id_column}
+    named = {
+        "id": column(ID_COLUMNS),
+        "gloss": column(GLOSS_COLUMNS),
+        "glosses": column(("glosses",)),
+        "translation": column(("translation",)),
+        "signer": column(SIGNER_COLUMNS),
+        "split": column(SPLIT_COLUMNS),
+        "fps": column(("fps",)),
+        "label": column(("label",)),
+        "frame_start": column(("frame_start",)),
+        "frame_end": column(("frame_end",)),
+        "time_start": column(("time_start",)),
+        "time_end": column(("time_end",)),
+        "video_id": column(("video_id",)),
+    }
+    used = {path_column, *named.values()}
 
-    parsed = []
+    collector = ManifestCollector(csv_path)
     for line, row in rows:
-        where = f"{csv_path}:{line}"
         cells = {name: _cell(value) for name, value in row.items() if name is not None}
-        if None in row:  # csv puts cells beyond the header under the key None
-            raise ManifestError(f"{where}: more cells than header columns")
-        file = cells.get(path_column)
-        if file is None:
-            raise ManifestError(f"{where}: empty {path_column!r}")
-        video_path = os.path.abspath(os.path.join(root, file))
-        fields = {
-            "sample_id": cells.get(id_column) or Path(file).stem,
-            "video_path": video_path,
-            "video_id": cells.get(video_id_column),
-            "gloss": cells.get(gloss_column),
-            "signer_id": _signer(cells.get(signer_column)),
-            "split": cells.get(split_column),
-            "fps": _number(cells.get(fps_column), float, "fps", where),
-            "label": _number(cells.get(label_column), int, "label", where),
-            "frame_start": _number(cells.get(start_column), int, "frame_start", where),
-            "frame_end": _number(cells.get(end_column), int, "frame_end", where),
-            "extra": {name: value for name, value in cells.items() if name not in used and value is not None},
-        }
-        parsed.append((where, fields, os.path.isfile(video_path)))
+        collector.add(
+            f"line {line}",
+            lambda row=row, cells=cells: _csv_record(row, cells, path_column, named, used, root),
+            sample_id=cells.get(named["id"]) if named["id"] else None,
+        )
+    manifest = collector.manifest()
+    return manifest if named["label"] is not None else _with_sorted_gloss_labels(manifest)
 
-    if label_column is None:
-        label_of = _labels_by_sorted_gloss(fields["gloss"] for _, fields, _ in parsed)
-        for _, fields, _ in parsed:
-            fields["label"] = label_of.get(fields["gloss"], -1)
-    return _manifest(parsed, dataset="csv")
+
+def _csv_record(row: dict, cells: dict, path_column: str, named: dict, used: set, root: Path) -> SampleRecord:
+    if None in row:  # csv puts cells beyond the header under the key None
+        raise ManifestError("more cells than header columns")
+    file = cells.get(path_column)
+    if file is None:
+        raise ManifestError(f"empty {path_column!r}")
+    glosses = cells.get(named["glosses"])
+    fields = {
+        "sample_id": cells.get(named["id"]) or Path(file).stem,
+        "video_path": os.path.abspath(os.path.join(root, file)),
+        "video_id": cells.get(named["video_id"]),
+        "gloss": cells.get(named["gloss"]),
+        "glosses": tuple(glosses.split()) if glosses else None,
+        "translation": cells.get(named["translation"]),
+        "signer_id": _signer(cells.get(named["signer"])),
+        "split": cells.get(named["split"]),
+        "fps": _number(cells.get(named["fps"]), float, "fps"),
+        "label": _number(cells.get(named["label"]), int, "label"),
+        "frame_start": _number(cells.get(named["frame_start"]), int, "frame_start"),
+        "frame_end": _number(cells.get(named["frame_end"]), int, "frame_end"),
+        "time_start": _number(cells.get(named["time_start"]), float, "time_start"),
+        "time_end": _number(cells.get(named["time_end"]), float, "time_end"),
+        "extra": {name: value for name, value in cells.items() if name not in used and value is not None},
+    }
+    return SampleRecord(dataset="csv", **{name: value for name, value in fields.items() if value is not None})
 
 
 def prepare_folder(root: str | Path, *, pattern: str = "**/*") -> Manifest:
     """Build a manifest from every video file under `root` matching `pattern`.
 
+    root: the folder of videos (or of gloss folders of videos).
+    pattern: a glob relative to root selecting the files, default every file at any
+        depth ("hello/*" for one gloss, "*/*.mp4" for one level of gloss folders).
     A video is a file with one of VIDEO_EXTENSIONS (any case); hidden files are
     skipped (e.g. macOS "._x.mp4" forks). sample_id is the path relative to root
     without its extension, separators replaced by "__" ("hello/a.mp4" ->
-    "hello__a"), so it must use only letters, digits, '.', '_', '-'. The gloss
-    is the immediate parent folder's name for videos in sub-folders, else None;
-    the label is its index among the sorted distinct glosses (-1 without one).
-    Frames are the whole video (1..-1).
+    "hello__a"); any Unicode name works ("año/clip 1.mp4" -> "año__clip 1"), names
+    are NFC-normalised (a macOS NFD folder name is the same gloss as its NFC
+    spelling) and an unusable one (a control character in a file name) is
+    rejected. Two files giving one id ("x.mp4" and "x.mov") keep the first in
+    sorted order and reject the other. The gloss is the immediate parent folder's
+    name for videos in sub-folders, else None; the label is its index among the
+    sorted distinct glosses of the accepted videos (-1 without one). Frames are the
+    whole video (1..-1).
     """
     root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise ManifestError(f"video folder {root} does not exist or is not a folder")
+    if not pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise ManifestError(f"pattern {pattern!r} must be a glob relative to {root}, without '..'")
     videos = sorted(
         path
         for path in root.glob(pattern)
         if path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".") and path.is_file()
     )
-    parsed = []
+    collector = ManifestCollector(root)
     for path in videos:
         relative = path.relative_to(root)
-        where = str(path)
-        fields = {
-            "sample_id": "__".join(relative.with_suffix("").parts),
-            "video_path": str(path),
-            "gloss": relative.parts[-2] if len(relative.parts) > 1 else None,
-            "extra": {"relative_path": relative.as_posix()},
-        }
-        parsed.append((where, fields, True))
-    label_of = _labels_by_sorted_gloss(fields["gloss"] for _, fields, _ in parsed)
-    for _, fields, _ in parsed:
-        fields["label"] = label_of.get(fields["gloss"], -1)
-    return _manifest(parsed, dataset="folder")
+        sample_id = "__".join(relative.with_suffix("").parts)
+        collector.add(
+            printable(relative.as_posix()),
+            lambda path=path, relative=relative, sample_id=sample_id: SampleRecord(
+                sample_id=sample_id,
+                video_path=str(path),
+                dataset="folder",
+                gloss=relative.parts[-2] if len(relative.parts) > 1 else None,
+                extra={"relative_path": relative.as_posix()},
+            ),
+            sample_id=printable(sample_id),
+            present=True,
+        )
+    return _with_sorted_gloss_labels(collector.manifest())
 
 
 def find_single_csv(folder: Path) -> Path:
@@ -136,27 +171,16 @@ def find_single_csv(folder: Path) -> Path:
     return found[0]
 
 
-def _manifest(parsed: list[tuple[str, dict, bool]], dataset: str) -> Manifest:
-    records: list[SampleRecord] = []
-    missing: list[SampleRecord] = []
-    first_seen: dict[str, str] = {}
-    for where, fields, present in parsed:
-        fields = {name: value for name, value in fields.items() if value is not None}
-        sample_id = fields["sample_id"]
-        try:
-            check_sample_id(sample_id)
-            record = SampleRecord(dataset=dataset, **fields)
-        except ManifestError as e:
-            raise ManifestError(f"{where}: {e}") from e
-        if sample_id in first_seen:
-            raise ManifestError(f"{where}: sample id {sample_id!r} already used by {first_seen[sample_id]}")
-        first_seen[sample_id] = where
-        (records if present else missing).append(record)
-    return Manifest(records=records, missing=missing)
+def _with_sorted_gloss_labels(manifest: Manifest) -> Manifest:
+    """The manifest with each record's label = its gloss's index among the sorted distinct
+    glosses of the manifest's records (missing ones included), -1 for records without one."""
+    glosses = sorted({r.gloss for r in manifest.records + manifest.missing if r.gloss is not None})
+    label_of = {gloss: index for index, gloss in enumerate(glosses)}
 
+    def labelled(records: list[SampleRecord]) -> list[SampleRecord]:
+        return [replace(r, label=label_of.get(r.gloss, -1)) for r in records]
 
-def _labels_by_sorted_gloss(glosses) -> dict[str, int]:
-    return {gloss: index for index, gloss in enumerate(sorted({g for g in glosses if g is not None}))}
+    return Manifest(labelled(manifest.records), labelled(manifest.missing), manifest.rejected)
 
 
 def _cell(value: str | None) -> str | None:
@@ -171,10 +195,10 @@ def _signer(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.isdigit() else value
 
 
-def _number(value: str | None, kind: type, name: str, where: str):
+def _number(value: str | None, kind: type, name: str):
     if value is None:
         return None
     try:
         return kind(value)
     except ValueError:
-        raise ManifestError(f"{where}: {name} {value!r} is not a valid {kind.__name__}") from None
+        raise ManifestError(f"{name} {value!r} is not a valid {kind.__name__}") from None

@@ -13,13 +13,10 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from .records import (
-    Manifest,
-    ManifestError,
-    SampleRecord,
-    index_videos,
-    load_metadata_json,
-)
+from .errors import ManifestError
+from .metadata_files import index_videos, load_metadata_json
+from .names import normalise_name
+from .records import Manifest, ManifestCollector, SampleRecord
 
 METADATA_NAMES = ("WLASL_v0.3.json", "WLASL_v0.3.json.gz")
 
@@ -47,14 +44,18 @@ def prepare_wlasl(
     class_list: an `index<TAB>gloss` file (wlasl_class_list.txt). Without it a
         label is the position of the gloss's entry in the metadata, which is the
         WLASL convention. With it the label is the file's index for the gloss,
-        and a gloss missing from it is an error (the real list names class 163
-        "losear" where the v0.3 metadata says "lose").
+        and an instance whose gloss is missing from it is rejected (the real list
+        names class 163 "losear" where the v0.3 metadata says "lose").
 
     Every instance gives one record with sample_id = video_id; those whose video
-    file is absent go to `Manifest.missing`. A video_id listed twice is an error
-    rather than "keep the first", because the two entries may disagree on gloss
-    or split and the shards key samples by id (the real v0.3 metadata has none).
-    Malformed metadata is a ManifestError naming the file and the entry.
+    file is absent go to `Manifest.missing`. A bad entry costs only itself: a gloss
+    entry that is not an object or lacks 'gloss' or 'instances', a gloss listed in two
+    entries (the first is kept: a second entry would give it a second label), an
+    instance with a missing, unsafe or repeated video_id (the first is kept, the later
+    ones name it), a mistyped field, a bad frame range, or a gloss absent from the
+    class list goes to `Manifest.rejected` with its place and the reason; so does a
+    bad entry of the nslt subset file. Only metadata that cannot be parsed at all (not
+    JSON, not a list) is a ManifestError.
     """
     root = Path(root)
     metadata = Path(metadata) if metadata is not None else _default_metadata(root)
@@ -63,78 +64,94 @@ def prepare_wlasl(
     if not isinstance(entries, list):
         raise ManifestError(f"{metadata}: expected a JSON list of gloss entries, got {type(entries).__name__}")
 
-    chosen = _read_subset(subset, metadata, root) if subset is not None else None
+    collector = ManifestCollector(metadata)
+    chosen = _read_subset(subset, metadata, root, collector) if subset is not None else None
     class_index = read_class_list(Path(class_list)) if class_list is not None else None
     videos = index_videos(videos_dir)
 
-    records: list[SampleRecord] = []
-    missing: list[SampleRecord] = []
-    gloss_of_video: dict[str, str] = {}
-    duplicates: list[str] = []
     position_of_gloss: dict[str, int] = {}
     for position, entry in enumerate(entries):
-        gloss, instances = _gloss_entry(entry, position, metadata)
+        try:
+            gloss, instances = _gloss_entry(entry, position)
+        except ManifestError as e:
+            collector.reject(f"entry {position}", str(e))
+            continue
+        where_entry = f"gloss {gloss!r} (entry {position})"
         if gloss in position_of_gloss:
-            # Two entries for one gloss would give it two labels.
-            raise ManifestError(
-                f"{metadata}: gloss {gloss!r} has two entries ({position_of_gloss[gloss]} and {position})"
+            collector.reject(
+                where_entry,
+                f"gloss {gloss!r} has two entries ({position_of_gloss[gloss]} and {position}); the first is kept, "
+                f"these {len(instances)} instances are not",
             )
+            continue
         position_of_gloss[gloss] = position
         for n, instance in enumerate(instances):
-            where = f"{metadata}: gloss {gloss!r}, instance {n}"
-            video_id = _video_id(instance, where)
-            where = f"{where} (video_id {video_id!r})"
-            if video_id in gloss_of_video:
-                duplicates.append(f"{video_id} ({gloss_of_video[video_id]!r} and {gloss!r})")
-                continue
-            gloss_of_video[video_id] = gloss
-            extra = {
-                "instance_id": instance.get("instance_id"),
-                "variation_id": instance.get("variation_id"),
-                "url": instance.get("url"),
-            }
-            subset_split = None
-            if chosen is not None:
-                if video_id not in chosen.members:
-                    continue
-                subset_split, label = chosen.members[video_id]
-                extra["subset"] = chosen.name
-                if class_index is not None and class_index.get(gloss) != label:
-                    raise ManifestError(
-                        f"{where}: {chosen.name} gives class {label} but {class_list} gives "
-                        f"{class_index.get(gloss)} for gloss {gloss!r}"
-                    )
-            elif class_index is not None:
-                if gloss not in class_index:
-                    raise ManifestError(f"{where}: gloss {gloss!r} is not in the class list {class_list}")
-                label = class_index[gloss]
-            else:
-                label = position
-            video_path = videos.get(video_id)
+            where = f"{where_entry}, instance {n}"
             try:
-                record = SampleRecord(
-                    sample_id=video_id,
-                    video_id=video_id,
-                    video_path=str(video_path) if video_path else os.path.join(videos_dir, video_id + ".mp4"),
-                    dataset="wlasl",
-                    gloss=gloss,
-                    label=label,
-                    signer_id=_optional(instance, "signer_id", (int, str)),
-                    split=subset_split or _optional(instance, "split", str),
-                    frame_start=_integer(instance, "frame_start", 1),
-                    frame_end=_integer(instance, "frame_end", -1),
-                    fps=_fps(instance),
-                    bbox=_bbox(instance),
-                    source=_optional(instance, "source", str),
-                    extra=extra,
-                )
+                video_id = _video_id(instance)
             except ManifestError as e:
-                raise ManifestError(f"{where}: {e}") from e
-            (records if video_path is not None else missing).append(record)
-    if duplicates:
-        shown = ", ".join(duplicates[:10]) + (f" and {len(duplicates) - 10} more" if len(duplicates) > 10 else "")
-        raise ManifestError(f"{metadata}: video_id listed more than once: {shown}")
-    return Manifest(records=records, missing=missing)
+                collector.reject(where, str(e))
+                continue
+            if chosen is not None and video_id not in chosen.members:
+                continue
+            collector.add(
+                where,
+                lambda i=instance, v=video_id, g=gloss, p=position: _instance_record(
+                    i, v, g, p, chosen, class_index, class_list, videos, videos_dir
+                ),
+                sample_id=video_id,
+                present=video_id in videos,
+            )
+    return collector.manifest()
+
+
+def _instance_record(
+    instance: dict,
+    video_id: str,
+    gloss: str,
+    position: int,
+    chosen: _Subset | None,
+    class_index: dict[str, int] | None,
+    class_list,
+    videos: dict[str, Path],
+    videos_dir: Path,
+) -> SampleRecord:
+    extra = {
+        "instance_id": instance.get("instance_id"),
+        "variation_id": instance.get("variation_id"),
+        "url": instance.get("url"),
+    }
+    subset_split = None
+    if chosen is not None:
+        subset_split, label = chosen.members[video_id]
+        extra["subset"] = chosen.name
+        if class_index is not None and class_index.get(gloss) != label:
+            raise ManifestError(
+                f"{chosen.name} gives class {label} but {class_list} gives {class_index.get(gloss)} for gloss {gloss!r}"
+            )
+    elif class_index is not None:
+        if gloss not in class_index:
+            raise ManifestError(f"gloss {gloss!r} is not in the class list {class_list}")
+        label = class_index[gloss]
+    else:
+        label = position
+    video_path = videos.get(video_id)
+    return SampleRecord(
+        sample_id=video_id,
+        video_id=video_id,
+        video_path=str(video_path) if video_path else os.path.join(videos_dir, video_id + ".mp4"),
+        dataset="wlasl",
+        gloss=gloss,
+        label=label,
+        signer_id=_optional(instance, "signer_id", (int, str)),
+        split=subset_split or _optional(instance, "split", str),
+        frame_start=_integer(instance, "frame_start", 1),
+        frame_end=_integer(instance, "frame_end", -1),
+        fps=_fps(instance),
+        bbox=_bbox(instance),
+        source=_optional(instance, "source", str),
+        extra=extra,
+    )
 
 
 def read_class_list(path: Path) -> dict[str, int]:
@@ -171,7 +188,8 @@ def _default_metadata(root: Path) -> Path:
     raise ManifestError(f"no WLASL metadata in {root} (looked for {' or '.join(METADATA_NAMES)})")
 
 
-def _read_subset(subset: int | str | Path, metadata: Path, root: Path) -> _Subset:
+def _read_subset(subset: int | str | Path, metadata: Path, root: Path, collector: ManifestCollector) -> _Subset:
+    """The nslt subset; its bad entries are rejected into `collector` (their video ids are left out)."""
     if isinstance(subset, bool):
         raise ManifestError(f"subset must be a size such as 100 or an nslt json path, not {subset!r}")
     if isinstance(subset, int) or (isinstance(subset, str) and subset.isdigit()):
@@ -187,37 +205,40 @@ def _read_subset(subset: int | str | Path, metadata: Path, root: Path) -> _Subse
         raise ManifestError(f"{path}: expected a JSON object {{video_id: {{subset, action}}}}")
     members: dict[str, tuple[str, int]] = {}
     for video_id, entry in data.items():
+        where = f"video_id {video_id!r}"
         try:
             split = entry["subset"]
             label = entry["action"][0]
         except (TypeError, KeyError, IndexError):
-            raise ManifestError(f"{path}: video_id {video_id!r} lacks 'subset' or 'action': [class, ...]") from None
+            collector.reject(where, "lacks 'subset' or 'action': [class, ...]", sample_id=video_id, metadata=path)
+            continue
         if not isinstance(split, str) or not isinstance(label, int) or isinstance(label, bool) or label < 0:
-            raise ManifestError(f"{path}: video_id {video_id!r}: bad subset {split!r} or class {label!r}")
+            collector.reject(where, f"bad subset {split!r} or class {label!r}", sample_id=video_id, metadata=path)
+            continue
         members[video_id] = (split, label)
     return _Subset(Path(path.name).stem, members)
 
 
-def _gloss_entry(entry: object, position: int, metadata: Path) -> tuple[str, list]:
+def _gloss_entry(entry: object, position: int) -> tuple[str, list]:
     if not isinstance(entry, dict):
-        raise ManifestError(f"{metadata}: entry {position} is not an object")
+        raise ManifestError(f"entry {position} is not an object")
     gloss = entry.get("gloss")
     if not isinstance(gloss, str) or not gloss:
-        raise ManifestError(f"{metadata}: entry {position} has no 'gloss' string")
+        raise ManifestError(f"entry {position} has no 'gloss' string")
     instances = entry.get("instances")
     if not isinstance(instances, list):
-        raise ManifestError(f"{metadata}: gloss {gloss!r} (entry {position}) has no 'instances' list")
-    return gloss, instances
+        raise ManifestError(f"gloss {gloss!r} (entry {position}) has no 'instances' list")
+    return normalise_name(gloss), instances
 
 
-def _video_id(instance: object, where: str) -> str:
+def _video_id(instance: object) -> str:
     if not isinstance(instance, dict):
-        raise ManifestError(f"{where}: not an object")
+        raise ManifestError("not an object")
     video_id = instance.get("video_id")
     # WLASL ids are strings with leading zeros; a number would have lost them.
     if not isinstance(video_id, str) or not video_id:
-        raise ManifestError(f"{where}: missing or non-string 'video_id' ({video_id!r})")
-    # Unsafe ids ("../evil") are rejected by SampleRecord's check_sample_id, with `where` added.
+        raise ManifestError(f"missing or non-string 'video_id' ({video_id!r})")
+    # Unsafe ids ("../evil") are rejected by SampleRecord's check_sample_id.
     return video_id
 
 

@@ -6,22 +6,14 @@ names it. It is rewritten atomically after every shard is packed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from signprep.atomic import atomic_write_text
+from signprep.checksums import file_sha256
 from signprep.shards.schema import INDEX_NAME, SCHEMA_VERSION, SchemaError
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class ShardIndex:

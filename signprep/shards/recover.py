@@ -39,9 +39,9 @@ def recover(out_dir: Path, index: ShardIndex) -> Recovery:
             shard.unlink()
             r.removed_orphan_shards.append(shard.name)
     for part in sorted(parts_dir.glob("*.h5")):
-        sample_id = part.name[: -len(".h5")]
-        if sample_id in index.samples or not _part_is_usable(part, sample_id, index.pipeline_hash):
-            part.unlink()  # already packed (killed before the delete), or unreadable/stale
+        sample_id = _part_sample(part, index.pipeline_hash)  # the file's name is a safe stand-in for the id
+        if sample_id is None or sample_id in index.samples or sample_id in r.finished_parts:
+            part.unlink()  # unreadable/stale, or already packed (killed before the delete)
             r.removed_stale_parts.append(part.name)
         else:
             r.finished_parts[sample_id] = part
@@ -56,9 +56,11 @@ def recover(out_dir: Path, index: ShardIndex) -> Recovery:
     return r
 
 
-def _part_is_usable(part: Path, sample_id: str, pipeline_hash: str) -> bool:
+def _part_sample(part: Path, pipeline_hash: str) -> str | None:
+    """The sample id a finished part holds, or None if it is unreadable, of another pipeline or not one sample."""
     try:
         with h5py.File(part, "r") as f:
-            return f.attrs.get("pipeline_hash") == pipeline_hash and sample_id in f[SAMPLES_GROUP]
+            samples = list(f[SAMPLES_GROUP]) if f.attrs.get("pipeline_hash") == pipeline_hash else []
     except (OSError, KeyError):
-        return False
+        return None
+    return samples[0] if len(samples) == 1 else None

@@ -43,6 +43,12 @@ def codec_name(ds: h5py.Dataset) -> str:
     return ds.compression or "none"
 
 
+class GlossSequence(tuple):
+    """A sample's gloss sequence (continuous datasets), stored as the attribute `glosses`: an array
+    of UTF-8 strings in signing order, empty for an isolated sign (plain h5py reads it as an array
+    of str)."""
+
+
 class SchemaError(ValueError):
     """A shard does not follow the schema; the message names the file and what is wrong."""
 

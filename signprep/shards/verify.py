@@ -17,7 +17,8 @@ from pathlib import Path
 
 import h5py
 
-from signprep.shards.index import ShardIndex, file_sha256
+from signprep.checksums import file_sha256
+from signprep.shards.index import ShardIndex
 from signprep.shards.schema import (
     SAMPLES_GROUP,
     SchemaError,

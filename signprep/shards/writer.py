@@ -21,8 +21,16 @@ import numpy as np
 
 from signprep import __version__
 from signprep.atomic import atomic_hdf5
+from signprep.manifests.names import safe_file_name
 from signprep.shards.index import ShardIndex
-from signprep.shards.schema import CODEC_READERS, FILE_FORMAT, SAMPLES_GROUP, SCHEMA_VERSION, content_sha256
+from signprep.shards.schema import (
+    CODEC_READERS,
+    FILE_FORMAT,
+    SAMPLES_GROUP,
+    SCHEMA_VERSION,
+    GlossSequence,
+    content_sha256,
+)
 
 PARTS_DIR = "parts"
 
@@ -61,6 +69,8 @@ def _attr_value(v: Any) -> Any:
     # anything nested becomes JSON text
     if v is None:
         return ""
+    if isinstance(v, GlossSequence):
+        return np.array(list(v), dtype=h5py.string_dtype())
     if isinstance(v, (list, tuple)) and v and all(isinstance(x, (int, float)) for x in v):
         return np.asarray(v)
     if isinstance(v, (dict, list, tuple)):
@@ -87,14 +97,15 @@ def write_part(
     pipeline_hash: str,
     storage: Storage,
 ) -> Path:
-    """Write one finished sample as `parts_dir/<sample_id>.h5`, atomically.
+    """Write one finished sample as `parts_dir/<safe_file_name(sample_id)>.h5`, atomically (the id
+    itself may hold any letters; inside the file, the group keeps the real id).
 
     Datasets are chunked along time (`chunk_frames` frames per chunk, fewer for
     big frames, one for image frames) so a reader can fetch a slice of frames
     without decompressing the whole sample.
     """
     parts_dir.mkdir(parents=True, exist_ok=True)
-    final = parts_dir / f"{sample_id}.h5"
+    final = parts_dir / f"{safe_file_name(sample_id)}.h5"
     attrs = dict(attrs, content_sha256=content_sha256(arrays), pipeline_hash=pipeline_hash)
     compression = None if storage.compression == "none" else storage.compression
     options = {"compression_opts": storage.compression_level} if compression == "gzip" else {}
@@ -152,6 +163,10 @@ def _index_entry(g: h5py.Group) -> dict[str, Any]:
         "split": str(a["split"]),
         "signer_id": str(a["signer_id"]),
         "content_sha256": str(a["content_sha256"]),
+        # sentences: glosses in signing order ([] for an isolated sign) and the translation ("" if none);
+        # shards written before these attributes existed have neither
+        "glosses": [str(x) for x in a.get("glosses", ())],
+        "translation": str(a.get("translation", "")),
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,17 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from signprep.video.mp4 import top_level_box, top_level_headers, tracks
+from signprep.checksums import file_sha256
+from signprep.video.containers import source_frames
+from signprep.video.frame_folder import (
+    DEFAULT_FOLDER_FPS,
+    FrameFolderError,
+    frame_folder_sha256,
+    is_frame_folder,
+    list_frames,
+    read_frames,
+)
+from signprep.video.mp4 import is_mp4, top_level_box, top_level_headers, tracks
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +162,20 @@ def _opencv_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
 
 
 _READERS = {"decord": _decord_frames, "opencv": _opencv_frames}
+FRAME_FOLDER = "frames"  # the decoder name of a frame-folder sample
+
+
+def _folder_frames(path: str, info: VideoInfo, fps: float | None) -> Iterator[np.ndarray]:
+    try:
+        frames = list_frames(path)
+        info.declared_frames = len(frames)
+        info.source_fps = fps or DEFAULT_FOLDER_FPS
+        if not fps:
+            info.decoder_note = f"frame folder without an fps in the metadata: {DEFAULT_FOLDER_FPS:g} fps assumed"
+        yield from read_frames(frames)
+    except FrameFolderError as e:
+        raise DecodeError(str(e)) from None
+
 
 # Still images renamed to .mp4: OpenCV's FFmpeg backend "decodes" them as a one-frame video.
 _IMAGE_MAGIC = {
@@ -202,6 +227,15 @@ def mp4_without_video_track(path: str | Path) -> bool:
     return bool(handlers) and b"vide" not in handlers
 
 
+def source_sha256(path: str | Path) -> str:
+    """Checksum of a sample's source: the video file's bytes, or a frame folder's files (names and
+    bytes, in frame order); "" when it cannot be read (the decode then fails with the reason)."""
+    try:
+        return frame_folder_sha256(path) if is_frame_folder(path) else file_sha256(path)
+    except (OSError, FrameFolderError):
+        return ""
+
+
 def count_frames(path: str | Path) -> int:
     """Frames OpenCV really decodes (not the header's claim); for tests and checks."""
     info = VideoInfo(str(path), 0.0, 0, 0, 0)
@@ -216,14 +250,20 @@ class DecodedFrame:
 
 
 class SampleFrames:
-    """Iterate the frames of one sample: frame range, optional fps resampling,
+    """Iterate the frames of one sample: frame or time range, optional fps resampling,
     crop and resize, with the decord -> OpenCV fallback.
+
+    The source is a video file, or a folder of frame images (`dir` or `dir/*.png`;
+    `signprep.video.frame_folder`), whose frame rate is `source_fps` (the metadata's).
 
     `frame_start` is 1-based and `frame_end` inclusive, -1 = end of the video
     (WLASL semantics). A frame_end past the real end is clipped to it (WLASL
     metadata often counts the header's frames); a frame_start past the end is a
-    DecodeError. Iterate it again to restart from the first frame (stages use
-    that when a decoder is found to be wrong after the fact).
+    DecodeError. `time_start`/`time_end` (seconds, How2Sign's sentence ranges)
+    select the frames whose timestamps t = i / fps (i 0-based) satisfy
+    time_start <= t < time_end, instead of a frame range. Iterate it again to
+    restart from the first frame (stages use that when a decoder is found to be
+    wrong after the fact).
     """
 
     def __init__(
@@ -233,14 +273,22 @@ class SampleFrames:
         *,
         frame_start: int = 1,
         frame_end: int = -1,
+        time_start: float | None = None,
+        time_end: float | None = None,
         bbox: tuple[int, int, int, int] | None = None,
+        source_fps: float | None = None,
     ) -> None:
         self.path = str(path)
         self.options = options
         self.frame_start = frame_start
         self.frame_end = frame_end
+        self.time_start, self.time_end = time_start, time_end
         self.bbox = bbox
+        self.source_fps = source_fps
         self.info: VideoInfo | None = None
+        self.is_folder = is_frame_folder(self.path)
+        if self.is_folder:
+            return  # its files are checked one by one as they are read
         if not Path(self.path).is_file():
             raise DecodeError(f"video file not found: {self.path}")
         if Path(self.path).stat().st_size == 0:
@@ -250,9 +298,16 @@ class SampleFrames:
             raise DecodeError(f"{problem}: {self.path}")
         if mp4_without_video_track(self.path):  # before decord's C++ check failure and OpenCV's vaguer one
             raise DecodeError(f"{self.path}: {NO_VIDEO_STREAM}")
+        if not is_mp4(self.path):  # WebM, MKV, AVI...: their cut shows only in their packets
+            found = source_frames(self.path)
+            if found is not None and found.problem:
+                raise DecodeError(f"{found.problem}: {self.path}")
 
     def attempts(self) -> Iterator[tuple[str, Iterator[DecodedFrame]]]:
         """Yield (decoder name, frame iterator) for each decoder to try, in order."""
+        if self.is_folder:
+            yield FRAME_FOLDER, self._frames(FRAME_FOLDER)
+            return
         order = [self.options.decoder] + [d for d in _READERS if d != self.options.decoder]
         for name in order:
             yield name, self._frames(name)
@@ -260,19 +315,27 @@ class SampleFrames:
     def _frames(self, decoder: str) -> Iterator[DecodedFrame]:
         info = VideoInfo(self.path, 0.0, 0, 0, 0, decoder=decoder)
         self.info = info
-        raw = _READERS[decoder](self.path, info)
+        if decoder == FRAME_FOLDER:
+            raw = _folder_frames(self.path, info, self.source_fps)
+        else:
+            raw = _READERS[decoder](self.path, info)
         start0 = self.frame_start - 1
         last0 = None if self.frame_end == -1 else self.frame_end - 1
+        timed = self.time_start is not None or self.time_end is not None
+        pads_with_repeats = decoder == "decord"  # what `check` looks for; image files are never padded
         wanted = None  # next source index to emit when resampling fps
         out_count = 0
         previous = None
         for index, rgb in enumerate(raw):
+            if timed and index == 0:  # the reader knows the rate once it has opened the source
+                start0, last0 = self._time_range_frames(info)
             info.decoded_frames = index + 1
-            if _same_frame(rgb, previous):
-                info.trailing_repeats += 1
-            else:
-                info.trailing_repeats = 0
-            previous = rgb
+            if pads_with_repeats:
+                if _same_frame(rgb, previous):
+                    info.trailing_repeats += 1
+                else:
+                    info.trailing_repeats = 0
+                previous = rgb
             if index < start0:
                 continue
             if last0 is not None and index > last0:
@@ -298,9 +361,20 @@ class SampleFrames:
             info.reached_end = True
         if out_count == 0:
             total = info.decoded_frames
-            raise DecodeError(
-                f"no frames in range {self.frame_start}..{self.frame_end} of {self.path} ({total} frames decoded)"
-            )
+            if timed:
+                wanted_range = f"time range {self.time_start}..{self.time_end} s"
+            else:
+                wanted_range = f"range {self.frame_start}..{self.frame_end}"
+            raise DecodeError(f"no frames in {wanted_range} of {self.path} ({total} frames decoded)")
+
+    def _time_range_frames(self, info: VideoInfo) -> tuple[int, int | None]:
+        """(first, last) 0-based source frames of the time range: time_start <= i / fps < time_end."""
+        fps = info.source_fps
+        if not fps > 0:
+            raise DecodeError(f"{self.path}: the video declares no frame rate, so a time range cannot be located")
+        first = math.ceil((self.time_start or 0.0) * fps - 1e-6)  # 1e-6: 2.4 s at 25 fps is frame 60, not 61
+        last = None if self.time_end is None else math.ceil(self.time_end * fps - 1e-6) - 1
+        return first, last
 
     def _set_geometry(self, info: VideoInfo, rgb: np.ndarray) -> None:
         h, w = rgb.shape[:2]

@@ -2,7 +2,7 @@
 
 A box is a 32-bit big-endian size (1: a 64-bit size follows; 0: to the end of the data),
 a four-letter kind, then its payload. Used for frame counts from the `moov` index
-(`signprep.extraction.planning`) and for telling an audio-only file from a video (`signprep.video.decode`).
+(`signprep.video.containers`) and for telling an audio-only file from a video (`signprep.video.decode`).
 """
 
 from __future__ import annotations
@@ -86,3 +86,43 @@ def tracks(moov: bytes) -> Iterator[tuple[bytes | None, bytes]]:
         if kind == b"trak":
             hdlr = child(trak, b"mdia", b"hdlr")
             yield (hdlr[8:12] if hdlr is not None and len(hdlr) >= 12 else None), trak
+
+
+def is_mp4(path: str | Path) -> bool:
+    """True when the file starts like an ISO media file (MP4, MOV, M4V, 3GP): an `ftyp` box first."""
+    with open(path, "rb") as f:
+        return f.read(8)[4:8] == b"ftyp"
+
+
+def mp4_frame_count(path: str | Path) -> tuple[int, float] | None:
+    """(frames, fps) of the first video track of an MP4/MOV file, from its `moov` box; None if not found.
+
+    Reads the top-level box headers and the `moov` box only (tens of kB), never the media data.
+    """
+    moov = top_level_box(path, b"moov")
+    return None if moov is None else _video_track_frames(moov)
+
+
+def _video_track_frames(moov: bytes) -> tuple[int, float] | None:
+    for handler, trak in tracks(moov):
+        if handler != b"vide":
+            continue
+        stbl = child(trak, b"mdia", b"minf", b"stbl")
+        mdhd = child(trak, b"mdia", b"mdhd")
+        if stbl is None or mdhd is None:
+            return None
+        stsz = child(stbl, b"stsz")
+        stz2 = child(stbl, b"stz2")
+        if stsz is not None:
+            frames = struct.unpack_from(">I", stsz, 8)[0]
+        elif stz2 is not None:
+            frames = struct.unpack_from(">I", stz2, 8)[0]
+        else:
+            return None
+        if mdhd[0] == 1:  # version 1: 64-bit times
+            timescale, duration = struct.unpack_from(">IQ", mdhd, 20)
+        else:
+            timescale, duration = struct.unpack_from(">II", mdhd, 12)
+        fps = frames * timescale / duration if duration and timescale else 0.0
+        return frames, fps
+    return None

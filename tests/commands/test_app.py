@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from signprep import __version__
 from signprep.cli import app
 from signprep.commands import ExitCode, exit_code_table
-from signprep.manifests import write_manifest
+from signprep.manifests import BUILDERS, write_manifest
 
 SIGNPREP = Path(sys.executable).parent / "signprep"  # the console script of this virtualenv
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -147,7 +147,8 @@ def test_shell_completion_offers_the_choices_and_shipped_names():
     assert _complete("signprep ex") == ["extract"]
     assert _complete("signprep extract --pipeline ") == ["disentangle", "hand_crops", "keypoints", "multimodal"]
     assert _complete("signprep plan -p m") == ["multimodal"]
-    assert _complete("signprep extract -d ") == ["wlasl", "msasl", "csv", "folder"]
+    assert _complete("signprep extract -d ") == list(BUILDERS)  # the registry's names, in its order
+    assert {"wlasl", "phoenix2014t", "csl-daily", "how2sign"} <= set(BUILDERS)
     assert _complete("signprep extract --backend ") == ["loky", "dask"]
     assert _complete("signprep train handpose --config ") == ["handpose", "handpose-thesis"]
     assert _complete("signprep extract -d msasl --dataset-option ") == ["split_files=", "videos_dir=", "classes="]

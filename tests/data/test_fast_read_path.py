@@ -49,6 +49,7 @@ KEYPOINT_CONFIGS = [
     {"keypoint_subset": "hands", "augment": True, "seed": 5},  # no shoulders in the subset: read beside it
     {"keypoint_subset": "all", "normalize_keypoints": False},
     {"keypoint_subset": "face", "pad": "repeat_last", "clip_len": 40, "augment": True, "seed": 1},
+    {"keypoint_subset": "signvtcl79", "clip_len": None, "augment": True, "seed": 2},  # whole samples
 ]
 
 

@@ -16,8 +16,6 @@ from signprep.cli import app
 from signprep.extraction.pipeline import load_pipeline, parse_pipeline
 from signprep.extraction.planning import (
     DECODE_AND_WRITE_MS,
-    header_frame_count,
-    mp4_frame_count,
     pipeline_costs,
     plan_extraction,
 )
@@ -25,6 +23,7 @@ from signprep.manifests import Manifest, build_manifest, write_manifest
 from signprep.stages import STAGES
 from signprep.stages.hand_crops import CROPS_COST
 from signprep.stages.keypoints import HOLISTIC_COST
+from signprep.video.containers import source_frames
 
 runner = CliRunner()
 
@@ -45,7 +44,7 @@ def test_full_wlasl_without_videos_is_planned_at_once(wlasl_full_dir: Path):
     assert result.exit_code == 0, result.output
     assert seconds < 6, f"planning 21,083 instances took {seconds:.1f} s"  # ~1 s on an idle 2-core machine
     plan = json.loads(result.output)
-    assert plan["note"].startswith("no video folder at")
+    assert "video folder" in plan["note"] and plan["note"].endswith("every sample counted as missing")
     assert plan["samples"] == len(instances) == 21083
     assert plan["present"] + plan["missing"] == plan["samples"] and plan["present"] == 0
     assert plan["frames_from_range"] == len(ranged) and plan["frames_from_header"] == 0
@@ -103,10 +102,10 @@ def test_mp4_headers_agree_with_opencv(wlasl_root: Path):
         cap = cv2.VideoCapture(str(video))
         expected, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
         cap.release()
-        frames, header_fps = mp4_frame_count(video)
-        assert frames == expected, video.name
-        assert header_fps == pytest.approx(fps, rel=0.02), video.name
-    assert header_frame_count(wlasl_root / "clips.csv") is None  # not a video: no count, no crash
+        counted = source_frames(video)
+        assert (counted.frames, counted.counted_by) == (expected, "mp4 index"), video.name
+        assert counted.fps == pytest.approx(fps, rel=0.02), video.name
+    assert source_frames(wlasl_root / "clips.csv") is None  # not a video: no count, no crash
 
 
 def test_resampling_and_sizes_change_the_estimate(tmp_path: Path, small_manifest, write_pipeline):
@@ -174,3 +173,46 @@ def test_plan_errors_name_the_problem(tmp_path: Path):
     assert result.exit_code == 2 and "nope.jsonl" in result.output
     result = runner.invoke(app, ["plan", "--root", str(tmp_path), "-p", "no-such-pipeline"])
     assert result.exit_code == 2 and "no-such-pipeline" in result.output
+
+
+def test_frame_folders_and_time_ranges_are_counted_and_planned_before_their_download(
+    tmp_path: Path, write_frames, wlasl_root: Path
+):
+    """PHOENIX-2014-T: a sentence's frames are its frame files; without the frames folder (not yet
+    downloaded) every sentence is missing and planned from the mean. How2Sign: a time range counts
+    duration x the video's fps."""
+    import shutil
+
+    base = tmp_path / "PHOENIX-2014-T"
+    manual = base / "annotations" / "manual"
+    manual.mkdir(parents=True)
+    header = "name|video|start|end|speaker|orth|translation"
+    rows = [header] + [f"s{i}|s{i}/1/*.png|-1|-1|Signer01|A B|a b" for i in range(3)]
+    (manual / "PHOENIX-2014-T.train.corpus.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    before = CliRunner().invoke(app, ["plan", "-d", "phoenix2014t", "--root", str(base), "--json"])
+    assert before.exit_code == 0, before.output
+    planned = json.loads(before.output)
+    assert (planned["present"], planned["missing"], planned["frames_from_mean"]) == (0, 3, 3)
+    assert "fullFrame-210x260px" in planned["note"] and "every sample counted as missing" in planned["note"]
+
+    frames = base / "features" / "fullFrame-210x260px" / "train"
+    for i, count in enumerate((7, 5, 4)):
+        write_frames(frames / f"s{i}", "90012", 0, count, (210, 260))
+    after = json.loads(CliRunner().invoke(app, ["plan", "-d", "phoenix2014t", "--root", str(base), "--json"]).output)
+    assert (after["present"], after["frames_present"], after["frames_from_header"]) == (3, 16, 3)
+
+    videos = tmp_path / "How2Sign" / "video_level" / "train" / "rgb_front" / "raw_videos"
+    videos.mkdir(parents=True)
+    shutil.copy(wlasl_root / "videos" / "90033.mp4", videos / "v-1-rgb_front.mp4")  # 627 frames, 30 fps
+    text = tmp_path / "How2Sign" / "sentence_level" / "train" / "text" / "en" / "raw_text" / "re_aligned"
+    text.mkdir(parents=True)
+    (text / "how2sign_realigned_train.csv").write_text(
+        "VIDEO_ID\tVIDEO_NAME\tSENTENCE_ID\tSENTENCE_NAME\tSTART_REALIGNED\tEND_REALIGNED\tSENTENCE\n"
+        "v\tv-1-rgb_front\tv_0\tv_0-1-rgb_front\t0.0\t2.5\tOne.\n"  # frames 0..74: 75
+        "v\tv-1-rgb_front\tv_1\tv_1-1-rgb_front\t20.0\t30.0\tPast the end.\n",  # frames 600..626: 27
+        encoding="utf-8",
+    )
+    how2sign = json.loads(
+        CliRunner().invoke(app, ["plan", "-d", "how2sign", "--root", str(tmp_path / "How2Sign"), "--json"]).output
+    )
+    assert (how2sign["present"], how2sign["frames_present"]) == (2, 75 + 27)

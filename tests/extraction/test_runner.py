@@ -282,13 +282,20 @@ def test_shards_without_an_index_are_never_deleted_unasked(reference_run, tmp_pa
     assert {p.name: p.read_bytes() for p in out.glob("shard-*.h5")} == before
 
 
-def test_duplicate_sample_ids_are_refused(tmp_path: Path, records, keypoints_pipeline):
-    from signprep.manifests import ManifestError
+def test_a_repeated_sample_id_is_rejected_and_the_first_record_extracted(tmp_path: Path, records):
+    from signprep.extraction.pipeline import parse_pipeline
 
-    manifest = Manifest([records["90029"], records["90012"]], missing=[records["90029"]])
-    with pytest.raises(ManifestError, match="duplicate sample ids.*90029"):
-        run_extract(manifest, keypoints_pipeline, tmp_path / "out", progress=False)
-    assert not (tmp_path / "out").exists()
+    cheap = parse_pipeline({"name": "frames-only", "stages": {"keypoints": None, "frames": {"size": [32, 32]}}})
+    later = dataclasses.replace(records["90031"], sample_id="90029")  # another video under a used id
+    manifest = Manifest([records["90029"], records["90012"], later])
+    summary = run_extract(manifest, cheap, tmp_path / "out", workers=1, progress=False)
+    assert (summary.done_now, summary.exit_code, len(summary.rejected)) == (2, 1, 1)
+    assert summary.rejected[0].sample_id == "90029" and "first is kept" in summary.rejected[0].reason
+    with ShardReader(tmp_path / "out") as reader:
+        assert sorted(reader) == ["90012", "90029"]
+        assert reader["90029"].attrs["source_path"] == records["90029"].video_path  # the first record's
+    rows = [json.loads(line) for line in (tmp_path / "out" / ERRORS_NAME).read_text().splitlines()]
+    assert [(r["status"], r["sample_id"]) for r in rows] == [("rejected", "90029")]
 
 
 def test_the_run_summary_is_written_for_scripts(reference_run):

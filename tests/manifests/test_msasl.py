@@ -88,16 +88,41 @@ def test_no_split_files_is_an_error(tmp_path: Path):
         prepare_msasl(tmp_path)
 
 
-def test_bad_clip_names_file_and_clip(tmp_path: Path, test_clips: list[dict], no_videos: Path):
-    clips = [dict(test_clips[0]), dict(test_clips[1], url="https://example.com/video.mp4")]
+def test_bad_clips_are_rejected_with_file_and_index_and_the_others_kept(
+    tmp_path: Path, test_clips: list[dict], no_videos: Path
+):
+    clips = [
+        dict(test_clips[0]),
+        dict(test_clips[1], url="https://example.com/video.mp4"),
+        {k: v for k, v in test_clips[2].items() if k != "start"},
+        dict(test_clips[3], label="7"),
+        dict(test_clips[4], start=30, end=10),
+        "not a clip",
+        dict(test_clips[5]),
+    ]
     path = tmp_path / "MSASL_train.json"
     path.write_text(json.dumps(clips))
-    with pytest.raises(ManifestError, match="clip 1.*example.com") as error:
+    manifest = prepare_msasl(tmp_path, videos_dir=no_videos)
+    assert [r.sample_id for r in manifest.missing] == ["msasl-train-00000", "msasl-train-00006"]
+    assert manifest.missing[1].gloss == test_clips[5]["clean_text"]
+    assert [(r.metadata, r.location, r.sample_id) for r in manifest.rejected] == [
+        (str(path), f"clip {n}", f"msasl-train-{n:05d}") for n in (1, 2, 3, 4, 5)
+    ]
+    assert [r.reason for r in manifest.rejected] == [
+        "cannot find a YouTube video id in url 'https://example.com/video.mp4'",
+        "missing 'start'",
+        "'label' must be a whole number >= 0, got '7'",
+        "sample msasl-train-00004: frame_end 11 is before frame_start 31",
+        "not an object",
+    ]
+
+
+def test_split_file_that_is_not_a_list_is_an_error(tmp_path: Path, no_videos: Path):
+    path = tmp_path / "MSASL_val.json"
+    path.write_text(json.dumps({"url": "x"}))
+    with pytest.raises(ManifestError, match="expected a JSON list of clips") as error:
         prepare_msasl(tmp_path, videos_dir=no_videos)
     assert str(path) in str(error.value)
-    path.write_text(json.dumps([{k: v for k, v in test_clips[0].items() if k != "start"}]))
-    with pytest.raises(ManifestError, match="clip 0: missing 'start'"):
-        prepare_msasl(tmp_path, videos_dir=no_videos)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -93,24 +95,97 @@ def test_csv_labels_without_label_column(tmp_path: Path):
     assert [(r.sample_id, r.label) for r in manifest.missing] == [("b", 1), ("c", 0), ("d", -1), ("e", 1)]
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("gloss\nhello\n", "no video column"),
-        ("file,fps\na.mp4,fast\n", ":2: fps 'fast'"),
-        ("file,label\na.mp4,x\n", ":2: label 'x'"),
-        ("file\na.mp4\nx/a.mp4\n", ":3: sample id 'a' already used"),
-        ("file\nmy clip.mp4\n", ":2: sample id 'my clip'"),
-        ("file,frame_start,frame_end\na.mp4,9,3\n", ":2: .*frame_end 3 is before frame_start 9"),
-        ("file\n,\n", "more cells than header"),
-    ],
-)
-def test_csv_errors_name_file_and_line(tmp_path: Path, text: str, expected: str):
+# (CSV text, the rejected line, its reason); the row "ok.mp4" is kept every time
+BAD_ROWS = {
+    "fps not a number": ("file,fps\nok.mp4,25\na.mp4,fast\n", 3, "fps 'fast' is not a valid float"),
+    "label not a number": ("file,label\nok.mp4,1\na.mp4,x\n", 3, "label 'x' is not a valid int"),
+    "id used twice": (
+        "file\nok.mp4\nx/ok.mp4\n",
+        3,
+        "duplicate sample id 'ok': already used by line 2 (the first is kept)",
+    ),
+    "frame range reversed": (
+        "file,frame_start,frame_end\nok.mp4,,\na.mp4,9,3\n",
+        3,
+        "sample a: frame_end 3 is before frame_start 9",
+    ),
+    "time range reversed": (
+        "file,time_start,time_end\nok.mp4,1.5,2\na.mp4,4,3.5\n",
+        3,
+        "sample a: time_end 3.5 s is not after time_start 4.0 s",
+    ),
+    "frame and time range": (
+        "file,frame_start,time_end\nok.mp4,,\na.mp4,3,3.5\n",
+        3,
+        "sample a: a frame range (3..-1) and a time range (None..3.5 s) together; give one of them",
+    ),
+    "more cells than the header": ("file\nok.mp4\na.mp4,b\n", 3, "more cells than header columns"),
+    "empty video cell": ("file,gloss\nok.mp4,x\n,y\n", 3, "empty 'file'"),
+    "traversal id": (
+        "sample_id,file\nok,ok.mp4\n../evil,a.mp4\n",
+        3,
+        "sample id '../evil' holds the path separator '/'",
+    ),
+    "tab in a quoted id": (
+        'sample_id,file\nok,ok.mp4\n"a\tb",a.mp4\n',
+        3,
+        "sample id 'a\\tb' holds a control character (U+0009)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ROWS))
+def test_a_bad_csv_row_is_rejected_with_its_line_and_the_rest_kept(tmp_path: Path, case: str):
+    text, line, reason = BAD_ROWS[case]
     table = tmp_path / "t.csv"
     table.write_text(text)
+    manifest = prepare_csv(table)
+    assert [r.sample_id for r in manifest.missing] == ["ok"]
+    assert [(r.metadata, r.location, r.reason) for r in manifest.rejected] == [(str(table), f"line {line}", reason)]
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"gloss\nhello\n", "no video column"),
+        ("file\ncaf\u00e9.mp4\n".encode("latin-1"), "cannot read CSV"),
+    ],
+)
+def test_a_csv_that_cannot_be_parsed_is_an_error(tmp_path: Path, data: bytes, expected: str):
+    table = tmp_path / "t.csv"
+    table.write_bytes(data)
     with pytest.raises(ManifestError, match=expected) as error:
         prepare_csv(table)
     assert str(table) in str(error.value)
+
+
+def test_csv_labels_count_only_the_accepted_rows(tmp_path: Path):
+    table = tmp_path / "t.csv"
+    table.write_text("file,gloss,fps\nb.mp4,zebra,25\nc.mp4,apple,fast\nd.mp4,mouse,25\n")
+    manifest = prepare_csv(table)
+    assert [(r.sample_id, r.gloss, r.label) for r in manifest.missing] == [("b", "zebra", 1), ("d", "mouse", 0)]
+    assert [r.sample_id for r in manifest.rejected] == [None]  # no id column: the row had none to name
+
+
+def test_csv_sequence_labels_translations_and_time_ranges(tmp_path: Path):
+    table = tmp_path / "t.csv"
+    table.write_text(
+        "sample_id,file,glosses,translation,time_start,time_end,split\n"
+        "satz 1,long.mp4,MORGEN  REGEN   KOMMEN,morgen kommt regen,2.5,7.25,dev\n"
+        "frames,frames/*.png,ABEND,,,,train\n"
+    )
+    (tmp_path / "frames").mkdir()
+    manifest = prepare_csv(table)
+    assert manifest.rejected == [] and [r.sample_id for r in manifest.records] == ["frames"]
+    [sentence] = manifest.missing
+    assert (sentence.sample_id, sentence.glosses, sentence.translation) == (
+        "satz 1",
+        ("MORGEN", "REGEN", "KOMMEN"),
+        "morgen kommt regen",
+    )
+    assert (sentence.time_start, sentence.time_end, sentence.frame_start, sentence.frame_end) == (2.5, 7.25, 1, -1)
+    assert (sentence.gloss, sentence.label, sentence.split) == (None, -1, "dev")
+    assert manifest.records[0].video_path == str(tmp_path / "frames" / "*.png")  # a frame folder, present
 
 
 def test_folder_of_gloss_subfolders(tmp_path: Path):
@@ -137,22 +212,73 @@ def test_folder_of_gloss_subfolders(tmp_path: Path):
     assert [(r.sample_id, r.label) for r in only_thanks] == [("thanks__c", 0)]  # labels count what was found
 
 
-def test_folder_rejects_unsafe_names_and_collisions(tmp_path: Path):
-    (tmp_path / "a b.mp4").touch()
-    with pytest.raises(ManifestError, match="'a b'"):
-        prepare_folder(tmp_path)
-    (tmp_path / "a b.mp4").unlink()
-    (tmp_path / "x.mp4").touch()
-    (tmp_path / "x.mov").touch()
-    with pytest.raises(ManifestError, match="'x' already used"):
-        prepare_folder(tmp_path)
+def test_folder_takes_any_real_name(tmp_path: Path):
+    names = ["año/clip 1.mp4", "手语/你好.mp4", "Ärger?/x.mp4", "top level.webm", "ok/.hidden.mp4"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+    manifest = prepare_folder(tmp_path)
+    assert manifest.rejected == []
+    assert [(r.sample_id, r.gloss, r.label) for r in manifest.records] == [
+        ("año__clip 1", "año", 0),
+        ("top level", None, -1),
+        ("Ärger?__x", "Ärger?", 1),
+        ("手语__你好", "手语", 2),
+    ]
+    assert manifest.records[3].video_path == str(tmp_path / "手语" / "你好.mp4")
+
+
+def test_folder_nfd_and_nfc_spellings_are_one_gloss_and_one_id(tmp_path: Path):
+    nfc, nfd = "a\u00f1o", "an\u0303o"  # año composed (typed) and decomposed (as macOS lists it)
+    assert nfc != nfd and unicodedata.normalize("NFC", nfd) == nfc
+    for folder, file in [(nfd, "a.mp4"), (nfc, "b.mp4"), (nfc, "a.mp4")]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / file).touch()
+    manifest = prepare_folder(tmp_path)
+    assert [(r.sample_id, r.gloss, r.label) for r in manifest.records] == [(f"{nfc}__a", nfc, 0), (f"{nfc}__b", nfc, 0)]
+    # both folders hold an a.mp4: one id after NFC; the first in sorted order is kept, the path as on disk
+    assert manifest.records[0].video_path in {str(tmp_path / nfd / "a.mp4"), str(tmp_path / nfc / "a.mp4")}
+    [rejected] = manifest.rejected
+    assert rejected.reason.startswith(f"duplicate sample id '{nfc}__a': already used by ")
+
+
+def test_folder_rejects_unusable_names_and_collisions_and_keeps_the_rest(tmp_path: Path):
+    for name in ["good.mp4", "x.mp4", "x.mov", "bad\nname.mp4", " lead.mp4"]:
+        (tmp_path / name).touch()
+    manifest = prepare_folder(tmp_path)
+    assert [r.sample_id for r in manifest.records] == ["good", "x"]
+    assert manifest.records[1].video_path == str(tmp_path / "x.mov")  # sorted order: x.mov before x.mp4
+    assert [(r.metadata, r.location, r.reason) for r in manifest.rejected] == [
+        (str(tmp_path), " lead.mp4", "sample id ' lead' has leading or trailing whitespace"),
+        (str(tmp_path), "bad\nname.mp4", "sample id 'bad\\nname' holds a control character (U+000A)"),
+        (str(tmp_path), "x.mp4", "duplicate sample id 'x': already used by x.mov (the first is kept)"),
+    ]
     with pytest.raises(ManifestError, match="does not exist"):
         prepare_folder(tmp_path / "nowhere")
 
 
+def test_folder_rejects_a_file_name_that_is_not_utf8_and_prints_it(tmp_path: Path):
+    (tmp_path / "good.mp4").touch()
+    os.close(os.open(os.fsencode(tmp_path) + b"/bad\xff.mp4", os.O_CREAT | os.O_WRONLY))  # Latin-1 "ÿ"
+    manifest = prepare_folder(tmp_path)
+    assert [r.sample_id for r in manifest.records] == ["good"]
+    [rejected] = manifest.rejected
+    assert (rejected.location, rejected.sample_id) == ("bad\\udcff.mp4", "bad\\udcff")
+    assert rejected.reason == "sample id 'bad\\udcff' holds a lone surrogate (U+DCFF)"
+    rejected.describe().encode("utf-8")  # printable: no lone surrogate left
+
+
+@pytest.mark.parametrize("pattern", ["../*", "/etc/*", ""])
+def test_folder_pattern_must_stay_inside_root(tmp_path: Path, pattern: str):
+    with pytest.raises(ManifestError, match="must be a glob relative to"):
+        prepare_folder(tmp_path, pattern=pattern)
+
+
 def test_build_manifest_rejects_unknown_names():
-    assert set(BUILDERS) == {"wlasl", "msasl", "csv", "folder"}
-    with pytest.raises(ManifestError, match="known: csv, folder, msasl, wlasl"):
-        build_manifest("how2sign", Path("."))
+    assert set(BUILDERS) == {"wlasl", "msasl", "csv", "folder", "phoenix2014t", "phoenix2014", "csl-daily", "how2sign"}
+    with pytest.raises(
+        ManifestError, match="known: csl-daily, csv, folder, how2sign, msasl, phoenix2014, phoenix2014t"
+    ):
+        build_manifest("signum", Path("."))
     with pytest.raises(ManifestError, match="no option subset"):
         build_manifest("csv", Path("."), subset=100)

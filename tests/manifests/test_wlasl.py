@@ -142,11 +142,19 @@ def test_full_metadata_labels_match_the_class_list(full_build, full_dir: Path):
     assert index_of["losear"] == 163
 
 
-def test_full_metadata_with_class_list_names_the_unlisted_gloss(full_dir: Path, no_videos: Path):
+def test_full_metadata_with_class_list_rejects_only_the_unlisted_gloss(
+    full_dir: Path, full_entries: list[dict], no_videos: Path
+):
     class_list = full_dir / "wlasl_class_list.txt"
-    with pytest.raises(ManifestError, match="'lose'") as error:
-        prepare_wlasl(full_dir, videos_dir=no_videos, class_list=class_list)
-    assert str(class_list) in str(error.value)
+    manifest = prepare_wlasl(full_dir, videos_dir=no_videos, class_list=class_list)
+    lose = next(e for e in full_entries if e["gloss"] == "lose")["instances"]
+    assert len(lose) > 0
+    assert len(manifest.rejected) == len(lose)
+    assert {r.sample_id for r in manifest.rejected} == {i["video_id"] for i in lose}
+    assert all(r.reason == f"gloss 'lose' is not in the class list {class_list}" for r in manifest.rejected)
+    assert manifest.rejected[0].metadata == str(full_dir / "WLASL_v0.3.json.gz")
+    assert manifest.rejected[0].location.startswith("gloss 'lose' (entry ")
+    assert len(manifest.missing) == 21_083 - len(lose)  # every other instance is kept
 
 
 @pytest.mark.parametrize("subset", [100, "300"])
@@ -217,13 +225,17 @@ def test_relative_video_paths_resolve_against_the_manifest(tmp_path: Path, sampl
     assert all(Path(r.video_path).is_file() for r in read)
 
 
-# --- malformed metadata ------------------------------------------------------------
+# --- malformed metadata: a bad entry costs only itself ------------------------------
 
 
 def _write(tmp_path: Path, entries) -> Path:
     path = tmp_path / "WLASL_v0.3.json"
     path.write_text(json.dumps(entries))
     return path
+
+
+def _ids(manifest) -> set[str]:
+    return {r.sample_id for r in manifest.records + manifest.missing}
 
 
 def test_truncated_json_names_the_file(tmp_path: Path, sample: Path):
@@ -244,58 +256,105 @@ def test_truncated_gzip_names_the_file(tmp_path: Path, full_dir: Path, no_videos
     assert str(path) in str(error.value)
 
 
-def test_instance_without_video_id(tmp_path: Path, sample: Path, sample_entries: list[dict]):
-    entries = json.loads(json.dumps(sample_entries))
-    del entries[5]["instances"][0]["video_id"]
-    path = _write(tmp_path, entries)
-    with pytest.raises(ManifestError, match="video_id") as error:
-        prepare_wlasl(sample, metadata=path)
-    assert str(path) in str(error.value) and "'football'" in str(error.value)
-
-
-def test_frame_end_before_frame_start(tmp_path: Path, sample: Path, sample_entries: list[dict]):
-    entries = json.loads(json.dumps(sample_entries))
-    entries[5]["instances"][0].update(frame_start=50, frame_end=10)
-    path = _write(tmp_path, entries)
-    with pytest.raises(ManifestError, match="frame_end 10 is before frame_start 50") as error:
-        prepare_wlasl(sample, metadata=path)
-    assert str(path) in str(error.value) and "90012" in str(error.value)
-
-
-def test_unsafe_video_id_is_rejected(tmp_path: Path, sample: Path, sample_entries: list[dict]):
-    entries = json.loads(json.dumps(sample_entries))
-    entries[0]["instances"][0]["video_id"] = "../evil"
-    path = _write(tmp_path, entries)
-    with pytest.raises(ManifestError, match=r"'\.\./evil'") as error:
-        prepare_wlasl(sample, metadata=path)
-    assert str(path) in str(error.value)
-
-
-def test_duplicate_video_id_names_id_and_file(tmp_path: Path, sample: Path, sample_entries: list[dict]):
-    entries = json.loads(json.dumps(sample_entries))
-    entries[1]["instances"].append(dict(entries[5]["instances"][0]))
-    path = _write(tmp_path, entries)
-    with pytest.raises(ManifestError, match="90012") as error:
-        prepare_wlasl(sample, metadata=path)
-    assert str(path) in str(error.value)
-
-
-@pytest.mark.parametrize(
-    "entries, expected",
-    [
-        ({"gloss": "book"}, "expected a JSON list"),
-        ([{"instances": []}], "entry 0 has no 'gloss'"),
-        ([{"gloss": "book"}], "'book'.*no 'instances'"),
-        ([{"gloss": "book", "instances": [{"video_id": "1", "bbox": [0, 0]}]}], "'bbox'"),
-        ([{"gloss": "book", "instances": [{"video_id": "1", "frame_start": "1"}]}], "'frame_start'"),
-        ([{"gloss": "a", "instances": []}, {"gloss": "a", "instances": []}], "'a' has two entries"),
-    ],
-)
-def test_wrong_structure(tmp_path: Path, sample: Path, entries, expected):
-    path = _write(tmp_path, entries)
-    with pytest.raises(ManifestError, match=expected) as error:
+def test_top_level_not_a_list_is_an_error(tmp_path: Path, sample: Path):
+    path = _write(tmp_path, {"gloss": "book"})
+    with pytest.raises(ManifestError, match="expected a JSON list") as error:
         prepare_wlasl(sample, metadata=path)
     assert str(error.value).count(str(path)) == 1
+
+
+# (what is done to entry 5 = football, instance 0 = 90012; the rejection's location and reason)
+BAD_INSTANCES = {
+    "no video_id": (
+        lambda i: i.pop("video_id"),
+        "gloss 'football' (entry 5), instance 0",
+        "missing or non-string 'video_id' (None)",
+    ),
+    "frame_end before frame_start": (
+        lambda i: i.update(frame_start=50, frame_end=10),
+        "gloss 'football' (entry 5), instance 0",
+        "sample 90012: frame_end 10 is before frame_start 50",
+    ),
+    "traversal id": (
+        lambda i: i.update(video_id="../evil"),
+        "gloss 'football' (entry 5), instance 0",
+        "sample id '../evil' holds the path separator '/'",
+    ),
+    "bbox of two numbers": (
+        lambda i: i.update(bbox=[0, 0]),
+        "gloss 'football' (entry 5), instance 0",
+        "'bbox' must be [x1, y1, x2, y2] in pixels, got [0, 0]",
+    ),
+    "frame_start a string": (
+        lambda i: i.update(frame_start="1"),
+        "gloss 'football' (entry 5), instance 0",
+        "'frame_start' must be an integer frame number, got '1'",
+    ),
+    "signer a list": (
+        lambda i: i.update(signer_id=[908]),
+        "gloss 'football' (entry 5), instance 0",
+        "'signer_id' has the wrong type ([908])",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INSTANCES))
+def test_a_bad_instance_is_rejected_and_the_others_kept(case, tmp_path: Path, sample: Path, sample_entries: list[dict]):
+    change, location, reason = BAD_INSTANCES[case]
+    entries = json.loads(json.dumps(sample_entries))
+    assert entries[5]["gloss"] == "football" and entries[5]["instances"][0]["video_id"] == "90012"
+    change(entries[5]["instances"][0])
+    path = _write(tmp_path, entries)
+    manifest = prepare_wlasl(sample, metadata=path)
+    assert [(r.metadata, r.location, r.reason) for r in manifest.rejected] == [(str(path), location, reason)]
+    assert _ids(manifest) == _ids(prepare_wlasl(sample)) - {"90012"}  # the 37 others, the dead entry included
+    assert len(manifest.records) == 36
+
+
+def test_duplicate_video_id_keeps_the_first_and_names_it(tmp_path: Path, sample: Path, sample_entries: list[dict]):
+    entries = json.loads(json.dumps(sample_entries))
+    entries[1]["instances"].append(dict(entries[5]["instances"][0]))  # 90012 under entry 1 as well
+    path = _write(tmp_path, entries)
+    manifest = prepare_wlasl(sample, metadata=path)
+    glosses = {r.sample_id: r.gloss for r in manifest.records}
+    assert glosses["90012"] == entries[1]["gloss"]  # the first in file order is kept
+    [rejected] = manifest.rejected
+    first = f"gloss {entries[1]['gloss']!r} (entry 1), instance {len(entries[1]['instances']) - 1}"
+    assert rejected.location == "gloss 'football' (entry 5), instance 0" and rejected.sample_id == "90012"
+    assert rejected.reason == f"duplicate sample id '90012': already used by {first} (the first is kept)"
+    assert len(manifest.records) + len(manifest.missing) == 38
+
+
+def test_bad_gloss_entries_are_rejected_whole(tmp_path: Path, sample: Path):
+    entries = [
+        {"gloss": "book", "instances": [{"video_id": "1"}]},
+        "not an entry",
+        {"instances": [{"video_id": "2"}]},
+        {"gloss": "cup"},
+        {"gloss": "book", "instances": [{"video_id": "3"}, {"video_id": "4"}]},
+        {"gloss": "año", "instances": [{"video_id": "5"}]},
+    ]
+    manifest = prepare_wlasl(sample, metadata=_write(tmp_path, entries))
+    assert [(r.sample_id, r.gloss, r.label) for r in manifest.missing] == [("1", "book", 0), ("5", "año", 5)]
+    assert [(r.location, r.reason) for r in manifest.rejected] == [
+        ("entry 1", "entry 1 is not an object"),
+        ("entry 2", "entry 2 has no 'gloss' string"),
+        ("entry 3", "gloss 'cup' (entry 3) has no 'instances' list"),
+        (
+            "gloss 'book' (entry 4)",
+            "gloss 'book' has two entries (0 and 4); the first is kept, these 2 instances are not",
+        ),
+    ]
+
+
+def test_bad_nslt_entries_are_rejected_with_the_subset_file(tmp_path: Path, sample: Path):
+    nslt = tmp_path / "mine.json"
+    nslt.write_text(json.dumps({"90012": {"subset": "val", "action": [7, 1, 62]}, "90029": {"subset": "val"}}))
+    manifest = prepare_wlasl(sample, subset=nslt)
+    assert [r.sample_id for r in manifest.records] == ["90012"]
+    assert [r.describe() for r in manifest.rejected] == [
+        f"{nslt}: video_id '90029' (id '90029'): lacks 'subset' or 'action': [class, ...]"
+    ]
 
 
 def test_missing_metadata_and_videos_folder(tmp_path: Path, sample: Path):
@@ -305,9 +364,13 @@ def test_missing_metadata_and_videos_folder(tmp_path: Path, sample: Path):
         prepare_wlasl(sample, videos_dir=tmp_path / "nowhere")
 
 
-def test_gloss_absent_from_class_list(tmp_path: Path, sample: Path):
+def test_gloss_absent_from_class_list_rejects_its_instances(tmp_path: Path, sample: Path):
     class_list = tmp_path / "classes.txt"
     class_list.write_text("0\tbook\n1\tdrink\n")
-    with pytest.raises(ManifestError, match="'apple'") as error:
-        prepare_wlasl(sample, class_list=class_list)
-    assert str(class_list) in str(error.value)
+    manifest = prepare_wlasl(sample, class_list=class_list)
+    kept = manifest.records + manifest.missing
+    assert {r.gloss for r in kept} == {"book", "drink"}
+    assert {(r.gloss, r.label) for r in kept} == {("book", 0), ("drink", 1)}
+    assert len(kept) + len(manifest.rejected) == 38
+    assert all(r.reason.endswith(f"is not in the class list {class_list}") for r in manifest.rejected)
+    assert any("'apple'" in r.reason for r in manifest.rejected)
