@@ -20,7 +20,7 @@ Paths are timed in alternating order, `--rounds` rounds of `--seconds` of CPU ti
 CUDA path in wall time); medians, with the range across rounds in brackets (this machine is
 shared: compare within a run). The re-estimation rate is the extraction's wall time.
 
-Run: python benchmarks/loader.py [--clips 6] [--seconds 2] [--rounds 5]
+Run: python benchmarks/loader.py [--clips 6] [--seconds 2] [--rounds 5] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -76,10 +76,11 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--keep", type=Path, help="keep the shards written here (for benchmarks/codecs.py)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # one DataLoader worker's view
     records = sorted(build_manifest("wlasl", CORPUS).records, key=lambda r: r.sample_id)[: args.clips]
-    tmp = Path(tempfile.mkdtemp(prefix="signprep-loader-"))
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="signprep-loader-"))
     try:
         new, old = tmp / "new", tmp / "old"
         pipeline = load_pipeline("multimodal")
@@ -178,7 +179,8 @@ def main() -> None:
             name = torch.cuda.get_device_name()
             print(f"  torch CUDA ({name}) {cuda_rate:10.0f} -> {cuda_rate / numpy_rate:6.0f}x numpy")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ class _SampleInfo:
     fit: tuple[np.ndarray, np.ndarray]  # normalised_fit of the image modalities' fit mode
     heatmap_scale: float
     flow_bound: float | None
-    points: np.ndarray | slice  # stored K indices the dataset reads (subset + shoulders)
-    subset: np.ndarray | slice  # positions of keypoint_subset within `points`
+    points: np.ndarray | slice  # stored K indices the dataset reads (the subset, then shoulders it lacks)
+    subset: slice  # positions of keypoint_subset within `points`: the first K
     shoulders: tuple[int, int]  # positions of the left and right shoulders within `points`
 
 
@@ -331,10 +331,14 @@ class ShardDataset(_LazyReader, Dataset):
             )
             points, subset, shoulders = slice(None), slice(None), (LEFT_SHOULDER, RIGHT_SHOULDER)
             if "keypoints" in self.modalities and self.keypoint_subset != "all":
-                wanted = view.layout().subset(self.keypoint_subset)
-                points = np.union1d(wanted, [LEFT_SHOULDER, RIGHT_SHOULDER])
-                subset = np.searchsorted(points, wanted)
-                shoulders = tuple(int(i) for i in np.searchsorted(points, [LEFT_SHOULDER, RIGHT_SHOULDER]))
+                # the subset's points in its own order, then the shoulders it lacks: the item's points
+                # are then the first K (a view, not a fancy-indexed copy; every output value depends
+                # on its own point only, so the order of the others changes nothing)
+                wanted = [int(k) for k in view.layout().subset(self.keypoint_subset)]
+                extra = [k for k in (LEFT_SHOULDER, RIGHT_SHOULDER) if k not in wanted]
+                points = np.array(wanted + extra, np.int64)
+                subset = slice(0, len(wanted)) if extra else slice(None)
+                shoulders = tuple(int(np.flatnonzero(points == k)[0]) for k in (LEFT_SHOULDER, RIGHT_SHOULDER))
             bound = attrs.get("flow_bound")
             info = _SampleInfo(
                 group=view._group,
