@@ -11,7 +11,9 @@ each read three ways:
     issue 22) on shards rewritten by this script with the old storage (gzip 4, chunks of 64
     frames capped at 1 MiB): a fixed reference;
   - the new path: `ShardDataset` on shards of the current default storage, keypoints
-    from its cache (every epoch after the first) and without it (`keypoint_cache_mb=0`);
+    from its cache (every epoch after the first) and without it (`keypoint_cache_mb=0`),
+    image modalities also from shards stored without a codec (`storage.compression: none`,
+    one frame per chunk: the opt-in for a disk that holds 3-37x the bytes);
   - raw h5py reads of the same whole samples from the old shards (the I/O and decompression
     figure the issue quoted);
 against re-decoding and re-estimating every video (decode + Holistic + the derived stages,
@@ -87,6 +89,8 @@ def main() -> None:
         summary = run_extract(Manifest(records), pipeline, new, workers=1, progress=False)
         redo = summary.done_now / summary.seconds  # samples/s re-estimating whole videos
         repack(new, old, OLD_STORAGE)
+        plain = tmp / "uncompressed"  # storage.compression: none, the opt-in for image modalities
+        repack(new, plain, Storage(compression="none"))
         s = storage_of(pipeline)
         print(f"{summary.done_now} clips, {summary.frames / summary.done_now:.0f} frames each on average; "
               f"32-frame clips; new storage: {s.compression} {s.compression_level if s.compression == 'gzip' else ''}"
@@ -96,7 +100,12 @@ def main() -> None:
         kp_nocache = ShardDataset(new, seed=0, keypoint_cache_mb=0, **KEYPOINTS)
         kp_old = ShardDataset(old, seed=0, **KEYPOINTS)  # only its options: reference_item reads
         images = {
-            m: (ShardDataset(new, modalities=(m,)), ShardDataset(old, modalities=(m,))) for m in ("heatmaps", "frames")
+            m: (
+                ShardDataset(new, modalities=(m,)),
+                ShardDataset(old, modalities=(m,)),
+                ShardDataset(plain, modalities=(m,)),
+            )
+            for m in ("heatmaps", "frames")
         }
         n = len(kp_new)
         [kp_new[i] for i in range(n)]  # the first epoch fills the cache; the rate is every later one's
@@ -129,9 +138,10 @@ def main() -> None:
         }
         if torch.cuda.is_available():
             paths[("heatmaps rendered", "CUDA")] = cycling(render_on("cuda"), n)
-        for m, (ds_new, ds_old) in images.items():
+        for m, (ds_new, ds_old, ds_plain) in images.items():
             paths[(f"stored {m}", "today")] = cycling(lambda i, d=ds_old: reference_item(d, i, old_reader), n)
             paths[(f"stored {m}", "new")] = cycling(ds_new.__getitem__, n)
+            paths[(f"stored {m}", "new, no codec")] = cycling(ds_plain.__getitem__, n)
             paths[(f"stored {m}", "raw reads")] = cycling(raw((m,)), n)
         for fn in paths.values():
             fn()  # warm-up
