@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader, RandomSampler, default_collate
 
 from signprep.configs import MODEL_CONFIGS
 from signprep.data import ShardDataset
@@ -88,16 +88,15 @@ def step_rate(model, optimizer, loss_of: Callable, batch: dict, n: int, device: 
 
 def loader_rate(dataset, batch_size: int, workers: int, seconds: float) -> float:
     """Samples/s a DataLoader with `workers` workers delivers (after its first batch: start-up apart)."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, persistent_workers=True,
-                        multiprocessing_context="fork", drop_last=True)  # fmt: skip
+    # drawn with replacement, without end: a few corpus videos give batches of any size, every epoch
+    sampler = RandomSampler(dataset, replacement=True, num_samples=2**31 - 1)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                        multiprocessing_context="fork")  # fmt: skip
     it, n = iter(loader), 0
     next(it)
     t = time.perf_counter()
     while time.perf_counter() - t < seconds:
-        try:
-            n += len(next(it)["label"])
-        except StopIteration:
-            it = iter(loader)
+        n += len(next(it)["label"])
     rate = n / (time.perf_counter() - t)
     del it, loader
     return rate
@@ -196,6 +195,7 @@ def main() -> None:
             name, model, optimizer, loss_of, batch, dataset, config = case
             n = len(next(v for v in batch.values() if torch.is_tensor(v)))
             steps = {d: step_rate(model, optimizer, loss_of, batch, n, d, args.steps, args.rounds) for d in devices}
+            print(f"  {name}: steps timed", flush=True)
             loaders = {}
             if dataset is not None:
                 for w in args.workers:

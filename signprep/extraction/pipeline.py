@@ -64,8 +64,9 @@ StagesConfig = create_model(
 
 class StorageConfig(StrictConfig):
     # gzip level 1 with shuffle, one frame per chunk for image frames: chosen by measurement for
-    # training reads (docs/shards.md, "Compression"): readable by any HDF5 library, stored heatmap
-    # clips read 3.3x faster than with level 4 and frames 1.6x, for 3-18% more bytes
+    # training reads (docs/shards.md, "Compression"): readable by any HDF5 library; against gzip 4
+    # in 64-frame chunks, stored heatmap clips read 7.5x faster, frames 2.4x and flow 2.8x, for 3%
+    # more bytes on keypoints and frames, 20% on heatmaps, 40% on flow
     compression: Literal["gzip", "lzf", "none"] = "gzip"
     compression_level: int = Field(default=1, ge=0, le=9)
     chunk_frames: int = Field(default=64, gt=0)
