@@ -21,15 +21,15 @@ A corpus file is "|"-separated, unquoted, with the header `id|folder|signer|anno
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ManifestError
-from .metadata_files import TableRow, read_table, relative_inside, split_files, split_list
+from .metadata_files import TableRow, relative_inside, split_files, split_list
 from .names import check_sample_id
-from .records import Manifest, ManifestCollector, SampleRecord
+from .phoenix_corpus import read_corpus_files
+from .records import Manifest, SampleRecord
 
 SPLITS = ("train", "dev", "test")
 # variant -> (its folder in phoenix2014-release/, the name of its corpus files)
@@ -81,17 +81,12 @@ def prepare_phoenix2014(
     if not frames.is_dir():
         raise ManifestError(f"no PHOENIX-2014 frame folder {frames} (pass frames_dir)")
 
-    collector = ManifestCollector(next(iter(files.values())))
-    for split, path in files.items():
-        _, rows = read_table(path, delimiter="|", required=COLUMNS, quoting=csv.QUOTE_NONE)
-        for row in rows:
-            collector.add(
-                f"line {row.line}",
-                lambda row=row, split=split: _sentence_record(row, split, frames / split, variant),
-                sample_id=row.cells.get("id") or None,
-                metadata=path,
-            )
-    return collector.manifest()
+    return read_corpus_files(
+        files,
+        columns=COLUMNS,
+        id_column="id",
+        record_of=lambda row, split: _sentence_record(row, split, frames / split, variant),
+    )
 
 
 def _sentence_record(row: TableRow, split: str, split_frames: Path, variant: str) -> SampleRecord:

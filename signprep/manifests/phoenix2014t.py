@@ -19,15 +19,15 @@ frames directly in `<split>/<name>/`; the first is used where it exists, else th
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ManifestError
-from .metadata_files import TableRow, read_table, relative_inside, split_files, split_list
+from .metadata_files import TableRow, relative_inside, split_files, split_list
 from .names import check_sample_id
-from .records import Manifest, ManifestCollector, SampleRecord
+from .phoenix_corpus import read_corpus_files
+from .records import Manifest, SampleRecord
 
 SPLITS = ("train", "dev", "test")
 RELEASE_FOLDER = "PHOENIX-2014-T"  # inside PHOENIX-2014-T-release-v3/
@@ -71,17 +71,12 @@ def prepare_phoenix2014t(
     if not frames.is_dir():
         raise ManifestError(f"no PHOENIX-2014-T frame folder {frames} (pass frames_dir)")
 
-    collector = ManifestCollector(next(iter(files.values())))
-    for split, path in files.items():
-        _, rows = read_table(path, delimiter="|", required=COLUMNS, quoting=csv.QUOTE_NONE)
-        for row in rows:
-            collector.add(
-                f"line {row.line}",
-                lambda row=row, split=split: _sentence_record(row, split, frames / split),
-                sample_id=row.cells.get("name") or None,
-                metadata=path,
-            )
-    return collector.manifest()
+    return read_corpus_files(
+        files,
+        columns=COLUMNS,
+        id_column="name",
+        record_of=lambda row, split: _sentence_record(row, split, frames / split),
+    )
 
 
 def _release_folder(root: Path) -> Path:

@@ -14,6 +14,7 @@ import pytest
 
 from signprep.extraction.sample import extract_sample
 from signprep.kernels.keypoint_layout import FACE_26, UPPER_BODY_11, KeypointLayout
+from signprep.manifests.names import safe_file_name
 from signprep.shards.schema import SAMPLES_GROUP, content_sha256
 from signprep.video.decode import SampleFrames, VideoInfo
 
@@ -47,7 +48,7 @@ def football_reference(corpus: Path):
 def test_part_holds_62_frames_of_the_expected_shapes(football_part):
     result, arrays, attrs, file_attrs = football_part
     assert result.frames == 62 and result.decoder == "decord"
-    assert Path(result.part).name == "90012.h5"
+    assert Path(result.part).name == f"{safe_file_name('90012')}.h5"  # staging parts: the one file-name rule
     assert arrays["keypoints"].shape == (62, K, 3) and arrays["keypoints"].dtype == np.float32
     assert arrays["keypoint_confidence"].shape == (62, K) and arrays["keypoint_confidence"].dtype == np.float32
     assert arrays["keypoint_present"].shape == (62, K) and arrays["keypoint_present"].dtype == bool
