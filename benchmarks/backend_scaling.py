@@ -1,19 +1,27 @@
-"""Extraction throughput of the Dask backend with 1 and 2 workers, beside loky with 2, on the same clips.
+"""Extraction scaling: throughput and efficiency per added worker, local (loky) and Dask backends,
+from 1 worker up to the cores this process may use, on the same clips.
 
-Each configuration extracts the same corpus clips (keypoints pipeline) into a
-fresh directory. A Dask cluster is started before its run and its start time
-printed apart, so the frames/s compare the runs themselves (model loading in
-each fresh worker included, as in a real run). Beside the frames/s it prints the
-CPU time the workers used per frame: on a machine shared with other jobs
-(the load average is printed) frames/s drop, while CPU ms/frame shows whether a
-backend adds work of its own.
+Each run extracts `--videos-per-worker` x N videos with N workers (the keypoints pipeline; the
+corpus clips `--clips`, repeated under new sample ids), so every worker always has work and no
+single long video sets the tail. A Dask cluster is started before its run and its start time
+printed apart; model loading in each fresh worker is part of the run, as in a real one. Per run:
+frames/s, speed-up over 1 worker of the same backend, efficiency (speed-up / N), the gain of
+the workers added since the previous row (in 1-worker units per added worker: 1.00 = each added
+worker adds a whole worker's throughput), and the CPU ms the workers spent per frame (on a
+machine shared with other jobs, the load average is printed: frames/s drop, CPU ms/frame show
+whether a backend adds work of its own).
 
-Run: python benchmarks/backend_scaling.py [--clips 90012 90029 ...]
+Run: python benchmarks/backend_scaling.py [--workers 1 2 4 8 16] [--backends loky dask]
+     [--videos-per-worker 3] [--clips 90012 90029 ...]
+On a 16-core machine (the figures docs/scaling.md owes):
+     python benchmarks/backend_scaling.py --workers 1 2 4 8 12 16
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import os
 import shutil
 import tempfile
@@ -25,8 +33,21 @@ from signprep.extraction.runner import run_extract
 from signprep.manifests import Manifest, build_manifest
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "wlasl-sample"
-# 428 frames of 6 short clips (41-108 frames each): a few seconds of each worker's model load amortised
+# 6 short clips (41-108 frames each, 428 in all): repeated, they give every worker a balanced share
 CLIPS = ["90012", "90029", "90031", "90004", "90005", "90002"]
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (affinity), not the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_workers(cores: int) -> list[int]:
+    """1, 2, 4, ... doubling, and the core count itself."""
+    counts = [1]
+    while counts[-1] * 2 < cores:
+        counts.append(counts[-1] * 2)
+    return sorted(set(counts + [cores]))
 
 
 def _cpu_seconds(pids) -> float:
@@ -71,28 +92,45 @@ def run(manifest: Manifest, backend: str, workers: int) -> tuple[int, float, flo
 
 
 def main() -> None:
+    cores = usable_cores()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="+", default=CLIPS, help="corpus video ids")
+    ap.add_argument("--workers", type=int, nargs="+", default=default_workers(cores))
+    ap.add_argument("--backends", nargs="+", default=["loky", "dask"], choices=["loky", "dask"])
+    ap.add_argument("--videos-per-worker", type=int, default=3)
     args = ap.parse_args()
     by_id = {r.sample_id: r for r in build_manifest("wlasl", CORPUS).records}
-    manifest = Manifest([by_id[i] for i in args.clips])
-    print(f"{len(manifest.records)} clips, keypoints pipeline, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    clips = [by_id[i] for i in args.clips]
+    print(f"keypoints pipeline, {args.videos_per_worker} videos per worker from {len(clips)} clips; "
+          f"{cores} usable cores ({os.cpu_count()} in the machine), load {os.getloadavg()[0]:.1f}")  # fmt: skip
     rows = []
-    for backend, workers in (("dask", 1), ("dask", 2), ("loky", 2)):
-        frames, seconds, start, cpu = run(manifest, backend, workers)
-        rows.append((backend, workers, frames, seconds, start, cpu))
-        print(f"  {backend} x{workers}: {frames / seconds:5.1f} frames/s (load {os.getloadavg()[0]:.1f})", flush=True)
-    base = next(frames / seconds for b, w, frames, seconds, *_ in rows if (b, w) == ("dask", 1))
+    for backend in args.backends:
+        for workers in sorted(set(args.workers)):
+            copies = itertools.islice(itertools.cycle(clips), args.videos_per_worker * workers)
+            records = [dataclasses.replace(r, sample_id=f"{r.sample_id}-{k}") for k, r in enumerate(copies)]
+            frames, seconds, start, cpu = run(Manifest(records), backend, workers)
+            rows.append((backend, workers, frames, seconds, start, cpu))
+            print(
+                f"  {backend} x{workers}: {frames / seconds:6.1f} frames/s (load {os.getloadavg()[0]:.1f})", flush=True
+            )
     print(
-        f"\n{'backend':<8} {'workers':>7} {'frames':>7} {'run s':>7} {'frames/s':>9} {'vs dask x1':>10}"
-        f" {'CPU ms/frame':>13} {'start s':>8}"
+        f"\n{'backend':<8} {'workers':>7} {'frames':>7} {'run s':>7} {'frames/s':>9} {'speed-up':>9} {'efficiency':>10}"
+        f" {'gain/added':>10} {'CPU ms/frame':>13} {'start s':>8}"
     )
-    for backend, workers, frames, seconds, start, cpu in rows:
-        fps = frames / seconds
-        print(
-            f"{backend:<8} {workers:>7} {frames:>7} {seconds:7.1f} {fps:9.1f} {fps / base:9.2f}x"
-            f" {1000 * cpu / frames:13.1f} {start:8.1f}"
-        )
+    for backend in args.backends:
+        mine = [r for r in rows if r[0] == backend]
+        base = mine[0][2] / mine[0][3] / mine[0][1]  # frames/s per worker of the smallest run
+        previous = None
+        for _, workers, frames, seconds, start, cpu in mine:
+            fps = frames / seconds
+            gain = "" if previous is None else f"{(fps - previous[1]) / ((workers - previous[0]) * base):10.2f}"
+            print(
+                f"{backend:<8} {workers:>7} {frames:>7} {seconds:7.1f} {fps:9.1f} {fps / base:8.2f}x"
+                f" {fps / base / workers:10.2f} {gain:>10} {1000 * cpu / frames:13.1f} {start:8.1f}"
+            )
+            previous = (workers, fps)
+    print("(speed-up and efficiency against the 1-worker run of the same backend; gain/added: frames/s added per"
+          " added worker, in 1-worker units)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ def verify(
     The schema, every indexed sample readable, and the checksums of files and sample data.
     """
     from signprep.shards import SchemaError
+    from signprep.shards.schema import CODEC_READERS
     from signprep.shards.verify import verify_dir
 
     try:
@@ -29,6 +30,8 @@ def verify(
     except SchemaError as e:
         raise fail(str(e)) from None
     typer.echo(f"checked {report.shards_checked} shards, {report.samples_checked} samples")
+    for codec, n in sorted(report.codecs.items()):
+        typer.echo(f"  storage: {codec} in {n} datasets, readable by {CODEC_READERS.get(codec, 'unknown readers')}")
     for p in report.problems:
         typer.echo(f"  problem: {p}")
     if report.repaired_samples:

@@ -29,22 +29,34 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from signprep.data.clips import PadMode, SamplingMode, sample_clip_indices, whole_sample_indices
-from signprep.data.transforms import crop_sample, normalised_fit, normalize_keypoints, random_crop_box
+from signprep.data.keypoint_cache import BYTES_PER_POINT_FRAME, CachedKeypoints, KeypointCache
+from signprep.data.transforms import (
+    LEFT_SHOULDER,
+    RIGHT_SHOULDER,
+    crop_sample,
+    normalised_fit,
+    normalize_keypoints,
+    random_crop_box,
+)
 from signprep.kernels.flow_encoding import decode_flow_uint8
 from signprep.kernels.keypoint_gaps import fill_keypoint_gaps
 from signprep.shards import ShardReader
 
 IMAGE_MODALITIES = ("frames", "heatmaps", "flow", "flow_rgb", "person_mask", "background_removed")
 MODALITIES = ("keypoints", "hand_crops") + IMAGE_MODALITIES
+KEYPOINT_DATASETS = ("keypoints", "keypoint_confidence", "keypoint_present")
 HAND_CROP_DATASETS = ("hand_crops", "hand_crop_valid", "hand_crop_source", "hand_crop_boxes", "hand_keypoints_crop")
 _WLASL_SUBSET = re.compile(r"^wlasl(\d+)$", re.IGNORECASE)
 
@@ -113,6 +125,75 @@ class _LazyReader:
         return state
 
 
+@dataclass(frozen=True)
+class _SampleInfo:
+    """What an item needs of a sample's attributes, read once per process (h5py reads every
+    attribute of a group for each SampleView: most of an item's time before the cache)."""
+
+    group: h5py.Group
+    num_frames: int
+    height: int
+    width: int
+    fit: tuple[np.ndarray, np.ndarray]  # normalised_fit of the image modalities' fit mode
+    heatmap_scale: float
+    flow_bound: float | None
+    points: np.ndarray | slice  # stored K indices the dataset reads (the subset, then shoulders it lacks)
+    subset: slice  # positions of keypoint_subset within `points`: the first K
+    shoulders: tuple[int, int]  # positions of the left and right shoulders within `points`
+
+
+def read_frames(ds: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
+    """`ds[idx]` along the time axis, decompressing only the chunks that hold a wanted frame, once each.
+
+    idx: (T,) int indices in any order, repeats allowed. Chunks of one frame (image modalities
+    under the default `storage.chunk_kib`) stored raw or with gzip (+ shuffle) are fetched with
+    `read_direct_chunk` and decoded here (zlib, numpy): h5py's own read of one frame costs
+    ~100 us of overhead, 3x the copy of an uncompressed 112x112 frame. Otherwise one h5py read
+    per touched chunk, covering that chunk's wanted frames (h5py's fancy indexing, and HDF5's
+    unions of hyperslabs, measured 3-30x slower than reading the whole span).
+    """
+    wanted = np.unique(idx)
+    decode = _frame_decoder(ds)
+    if decode is not None:
+        frames = np.empty((len(wanted),) + ds.shape[1:], ds.dtype)
+        read_chunk, zeros = ds.id.read_direct_chunk, (0,) * (ds.ndim - 1)
+        for k, t in enumerate(wanted):
+            skipped_filters, raw = read_chunk((int(t),) + zeros)
+            frames[k] = decode(raw) if not skipped_filters else ds[int(t)]
+        return frames[np.searchsorted(wanted, idx)] if len(wanted) != len(idx) or (wanted != idx).any() else frames
+    per_chunk = ds.chunks[0] if ds.chunks else len(ds)
+    chunk = wanted // per_chunk
+    starts = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]])
+    ends = np.r_[starts[1:], len(wanted)]
+    if len(starts) == 1:
+        lo = int(wanted[0])
+        return ds[lo : int(wanted[-1]) + 1][idx - lo]
+    blocks = []
+    for s, e in zip(starts, ends):
+        lo, hi = int(wanted[s]), int(wanted[e - 1])
+        block = ds[lo : hi + 1]
+        blocks.append(block if hi - lo + 1 == e - s else block[wanted[s:e] - lo])
+    return np.concatenate(blocks)[np.searchsorted(wanted, idx)]
+
+
+def _frame_decoder(ds: h5py.Dataset):
+    """raw chunk bytes -> one frame, for one-frame chunks with no filter or gzip (+ shuffle); else None."""
+    if ds.chunks is None or ds.chunks[0] != 1 or ds.chunks[1:] != ds.shape[1:]:
+        return None
+    if ds.compression not in (None, "gzip") or ds.fletcher32 or ds.scaleoffset is not None:
+        return None
+    dtype, shape, size = ds.dtype, ds.shape[1:], ds.dtype.itemsize
+    inflate = zlib.decompress if ds.compression == "gzip" else bytes
+    if ds.shuffle and size > 1:  # HDF5's shuffle stores byte k of every element together
+
+        def decode(raw: bytes) -> np.ndarray:
+            planes = np.frombuffer(inflate(raw), np.uint8).reshape(size, -1)
+            return np.ascontiguousarray(planes.T).view(dtype).reshape(shape)
+
+        return decode
+    return lambda raw: np.frombuffer(inflate(raw), dtype).reshape(shape)
+
+
 class ShardDataset(_LazyReader, Dataset):
     """One item per sample: a clip of `clip_len` frames of the requested modalities.
 
@@ -146,6 +227,11 @@ class ShardDataset(_LazyReader, Dataset):
     `crop_scale` applied identically to the image modalities and the keypoints
     (`transforms.crop_sample`). seed: None draws fresh randomness per item; an int makes
     item i of epoch e reproducible (`set_epoch`, as with DistributedSampler).
+
+    keypoint_cache_mb: each process (each DataLoader worker) keeps the decompressed keypoints of
+    the samples it read, for the points it uses, up to this many MiB (`keypoint_cache.KeypointCache`:
+    17 bytes per point and frame, ~1.8 GB for full WLASL's 79 points; 0 turns it off). Items are
+    the same with or without it; with it, clips of a cached sample are cut from memory.
     """
 
     def __init__(
@@ -169,6 +255,7 @@ class ShardDataset(_LazyReader, Dataset):
         min_quality: dict[str, float] | None = None,
         max_quality: dict[str, float] | None = None,
         fill_gaps: int = 0,
+        keypoint_cache_mb: float = 1024,
     ) -> None:
         unknown = set(modalities) - set(MODALITIES)
         if unknown:
@@ -181,6 +268,9 @@ class ShardDataset(_LazyReader, Dataset):
         self.crop_scale, self.speed_range = crop_scale, speed_range
         self.seed, self.epoch = seed, 0
         self.fill_gaps = int(fill_gaps)
+        if not keypoint_cache_mb >= 0:
+            raise ValueError(f"keypoint_cache_mb must be >= 0, got {keypoint_cache_mb}")
+        self.keypoint_cache_mb = float(keypoint_cache_mb)
         entries = self.reader().index.samples
         self.sample_ids = select_samples(entries, split, signers, glosses, exclude)
         if min_quality or max_quality:
@@ -193,9 +283,30 @@ class ShardDataset(_LazyReader, Dataset):
             self.sample_ids = [self.sample_ids[i] for i in keep]
             self.entries = [self.entries[i] for i in keep]
         self._reader = None  # built again lazily, in whichever process reads
+        self._info: dict[str, _SampleInfo] = {}
+        self._cache = KeypointCache(int(self.keypoint_cache_mb * 2**20))
 
     def __len__(self) -> int:
         return len(self.sample_ids)
+
+    def reader(self) -> ShardReader:
+        reader = _LazyReader.reader(self)
+        if getattr(self, "_info_pid", None) != self._reader_pid:
+            # h5py groups belong to the reader that opened them; the cached arrays stay valid
+            self._info, self._info_pid = {}, self._reader_pid
+        return reader
+
+    def __getstate__(self) -> dict:
+        # spawn/forkserver workers start with an empty cache instead of a pickled copy
+        state = _LazyReader.__getstate__(self)
+        state["_info"], state["_info_pid"] = {}, None
+        state["_cache"] = KeypointCache(self._cache.max_bytes)
+        return state
+
+    @property
+    def keypoint_cache(self) -> KeypointCache:
+        """This process's cache (hits, misses, nbytes): see `keypoint_cache_mb`."""
+        return self._cache
 
     @property
     def num_classes(self) -> int:
@@ -227,59 +338,108 @@ class ShardDataset(_LazyReader, Dataset):
             return np.random.default_rng()
         return np.random.default_rng([self.seed, self.epoch, index])
 
+    def _sample_info(self, sid: str) -> _SampleInfo:
+        reader = self.reader()
+        info = self._info.get(sid)
+        if info is None:
+            view = reader[sid]
+            attrs = view.attrs
+            height, width = int(attrs["height"]), int(attrs["width"])
+            # every image modality shares one fit, the person box included (`fit: person`)
+            fit_attr = next((f"{m}_fit" for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), None)
+            fit = view.fit(fit_attr).normalised() if fit_attr else normalised_fit(height, width, "stretch")
+            points, subset, shoulders = slice(None), slice(None), (LEFT_SHOULDER, RIGHT_SHOULDER)
+            if "keypoints" in self.modalities and self.keypoint_subset != "all":
+                # the subset's points in its own order, then the shoulders it lacks: the item's points
+                # are then the first K (a view, not a fancy-indexed copy; every output value depends
+                # on its own point only, so the order of the others changes nothing)
+                wanted = [int(k) for k in view.layout().subset(self.keypoint_subset)]
+                extra = [k for k in (LEFT_SHOULDER, RIGHT_SHOULDER) if k not in wanted]
+                points = np.array(wanted + extra, np.int64)
+                subset = slice(0, len(wanted)) if extra else slice(None)
+                shoulders = tuple(int(np.flatnonzero(points == k)[0]) for k in (LEFT_SHOULDER, RIGHT_SHOULDER))
+            bound = attrs.get("flow_bound")
+            info = _SampleInfo(
+                group=view._group,
+                num_frames=view.num_frames,
+                height=height,
+                width=width,
+                fit=fit,
+                heatmap_scale=float(attrs.get("heatmap_scale", 1.0)),
+                flow_bound=None if bound is None else float(bound),
+                points=points,
+                subset=subset,
+                shoulders=shoulders,
+            )
+            self._info[sid] = info
+        return info
+
+    def _keypoints(self, sid: str, info: _SampleInfo, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(keypoints (T, P, 3), confidence (T, P), present (T, P)) of clip frames `idx`, points `info.points`."""
+        cached = self._cache.get(sid) if self._cache.max_bytes else None
+        if cached is None:
+            group, points = info.group, info.points
+            n_points = len(points) if isinstance(points, np.ndarray) else group["keypoints"].shape[1]
+            # a sample that fits is read whole, once; its later clips come from memory
+            if self._cache.fits(info.num_frames * n_points * BYTES_PER_POINT_FRAME):
+                whole = CachedKeypoints(
+                    group["keypoints"][()][:, points],
+                    group["keypoint_confidence"][()][:, points],
+                    group["keypoint_present"][()][:, points],
+                )
+                self._cache.add(sid, whole)
+                cached = whole
+            else:
+                return tuple(read_frames(group[n], idx)[:, points] for n in KEYPOINT_DATASETS)
+        return tuple(np.take(a, idx, axis=0) for a in cached)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         sid, entry = self.sample_ids[index], self.entries[index]
-        view = self.reader()[sid]
-        attrs = view.attrs
+        info = self._sample_info(sid)
         rng = self._rng(index)
         speed = float(rng.uniform(*self.speed_range)) if self.augment else 1.0
         if self.clip_len is None:  # the whole sample: a sentence, as continuous recognition trains on it
-            idx = whole_sample_indices(view.num_frames, self.sampling, rng, speed)
+            idx = whole_sample_indices(info.num_frames, self.sampling, rng, speed)
         else:
-            idx = sample_clip_indices(view.num_frames, self.clip_len, self.sampling, rng, self.pad, speed)
-        # Read the span the clip covers, then pick frames in numpy: h5py's fancy indexing
-        # into chunked, compressed data measured 3-10x slower than reading the whole span.
-        first, last = int(idx.min()), int(idx.max())
-        offsets = idx - first
-
-        def read(name: str) -> np.ndarray:
-            return view.read(name, slice(first, last + 1))[offsets]
+            idx = sample_clip_indices(info.num_frames, self.clip_len, self.sampling, rng, self.pad, speed)
 
         sample: dict[str, np.ndarray] = {}
         if "keypoints" in self.modalities and self.fill_gaps:
-            sample.update(self._filled_keypoints(view, first, last, offsets))
+            kp, confidence, present, filled = self._filled_keypoints(info, idx)
+            sample.update(keypoints=kp, keypoint_confidence=confidence, keypoint_present=present)
+            sample["keypoint_filled"] = filled
         elif "keypoints" in self.modalities:
-            sample["keypoints"] = read("keypoints")
-            sample["keypoint_confidence"] = read("keypoint_confidence")
-            sample["keypoint_present"] = read("keypoint_present")
+            kp, confidence, present = self._keypoints(sid, info, idx)
+            sample.update(keypoints=kp, keypoint_confidence=confidence, keypoint_present=present)
         for name in IMAGE_MODALITIES:
             if name in self.modalities:
-                sample[name] = read(name)
+                sample[name] = read_frames(info.group[name], idx)
         if "heatmaps" in sample:
-            sample["heatmaps"] = sample["heatmaps"].astype(np.float32) * np.float32(attrs.get("heatmap_scale", 1.0))
+            sample["heatmaps"] = sample["heatmaps"].astype(np.float32) * np.float32(info.heatmap_scale)
         if "flow" in sample:
             flow = sample["flow"]
             if flow.dtype == np.uint8:
-                sample["flow"] = decode_flow_uint8(flow, float(attrs["flow_bound"]))
+                sample["flow"] = decode_flow_uint8(flow, info.flow_bound)
             else:
                 sample["flow"] = flow.astype(np.float32)
         if "hand_crops" in self.modalities:
             for name in HAND_CROP_DATASETS:
-                sample[name] = read(name)
+                sample[name] = read_frames(info.group[name], idx)
 
-        height, width = int(attrs["height"]), int(attrs["width"])
+        height, width = info.height, info.width
         if self.augment:
-            # every image modality shares one fit, the person box included (`fit: person`)
-            fit_attr = next((f"{m}_fit" for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), None)
-            fit = view.fit(fit_attr).normalised() if fit_attr else normalised_fit(height, width, "stretch")
-            sample = crop_sample(sample, random_crop_box(rng, self.crop_scale), fit)
+            sample = crop_sample(sample, random_crop_box(rng, self.crop_scale), info.fit)
 
         out: dict[str, Any] = {}
         if "keypoints" in sample:
-            k_idx = self._keypoint_indices(view)
+            # points a subset lacks (the shoulders, for the normalisation) go now; every output
+            # value depends on its own point and the clip's centre and width only
+            k_idx = info.subset
             kp, present = sample.pop("keypoints"), sample.pop("keypoint_present")
             if self.normalize:
-                out["keypoints"] = torch.from_numpy(normalize_keypoints(kp, present, (height, width))[:, k_idx])
+                left, right = info.shoulders
+                normalised = normalize_keypoints(kp, present, (height, width), left_shoulder=left, right_shoulder=right)
+                out["keypoints"] = torch.from_numpy(np.ascontiguousarray(normalised[:, k_idx]))
                 out["keypoints_px"] = torch.from_numpy(np.ascontiguousarray(kp[:, k_idx], np.float32))
             else:
                 out["keypoints"] = torch.from_numpy(np.ascontiguousarray(kp[:, k_idx], np.float32))
@@ -302,23 +462,20 @@ class ShardDataset(_LazyReader, Dataset):
         out["sample_id"] = sid
         return out
 
-    def _filled_keypoints(self, view, first: int, last: int, offsets: np.ndarray) -> dict[str, np.ndarray]:
-        """The clip's keypoint arrays with gaps of up to `fill_gaps` frames filled, and `keypoint_filled`.
+    def _filled_keypoints(self, info: _SampleInfo, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The clip's keypoint arrays (points `info.points`) with gaps of up to `fill_gaps` frames
+        filled, and `keypoint_filled`.
 
-        Reads `fill_gaps` frames more on each side of the clip's span: every gap that short and
-        touching the clip has its bounding frames there, so the result equals filling the whole sample."""
+        Reads `fill_gaps` frames more on each side of the clip's span, every point (the filling
+        knows the hands and face by the whole layout), past the cache (filling is opt-in): every
+        gap that short and touching the clip has its bounding frames there, so the result equals
+        filling the whole sample."""
         n = self.fill_gaps
-        lo, hi = max(0, first - n), min(view.num_frames, last + 1 + n)
-        span = slice(lo, hi)
-        kp, conf, present, filled = fill_keypoint_gaps(
-            view.read("keypoints", span), view.read("keypoint_confidence", span), view.read("keypoint_present", span), n
-        )
-        pick = offsets + (first - lo)
-        return {"keypoints": kp[pick], "keypoint_confidence": conf[pick], "keypoint_present": present[pick],
-                "keypoint_filled": filled[pick]}  # fmt: skip
-
-    def _keypoint_indices(self, view) -> np.ndarray:
-        return view.layout().subset(self.keypoint_subset) if self.keypoint_subset != "all" else slice(None)
+        lo, hi = max(0, int(idx.min()) - n), min(info.num_frames, int(idx.max()) + 1 + n)
+        span = np.arange(lo, hi)
+        arrays = (read_frames(info.group[name], span) for name in KEYPOINT_DATASETS)
+        filled_arrays = fill_keypoint_gaps(*arrays, n)
+        return tuple(a[idx - lo][:, info.points] for a in filled_arrays)
 
 
 class FrameDataset(_LazyReader, Dataset):

@@ -87,7 +87,10 @@ def stages_for(pipeline: PipelineConfig) -> list[FrameStage]:
 
 def storage_of(pipeline: PipelineConfig) -> Storage:
     s = pipeline.storage
-    return Storage(s.compression, s.compression_level, s.chunk_frames, int(s.max_shard_mb * 2**20))
+    above = None if s.one_frame_chunks_above_kib is None else int(s.one_frame_chunks_above_kib * 1024)
+    return Storage(
+        s.compression, s.compression_level, s.chunk_frames, int(s.max_shard_mb * 2**20), int(s.chunk_kib * 1024), above
+    )
 
 
 class _StageFailure(Exception):

@@ -29,6 +29,20 @@ SAMPLE_ATTRS = (
 SAMPLE_DATASETS = ("frame_indices",)
 
 
+# Who can read each storage codec (HDF5 filter). gzip (deflate) and shuffle are HDF5's own, in
+# every build; LZF ships inside h5py and nowhere else, so other readers need its filter plugin.
+CODEC_READERS = {
+    "none": "any HDF5 library",
+    "gzip": "any HDF5 library",
+    "lzf": "h5py only (other HDF5 libraries need the LZF filter plugin)",
+}
+
+
+def codec_name(ds: h5py.Dataset) -> str:
+    """A dataset's storage codec as the pipeline's `storage.compression` names it."""
+    return ds.compression or "none"
+
+
 class GlossSequence(tuple):
     """A sample's gloss sequence (continuous datasets), stored as the attribute `glosses`: an array
     of UTF-8 strings in signing order, empty for an isolated sign (plain h5py reads it as an array

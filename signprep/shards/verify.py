@@ -11,6 +11,7 @@ same manifest extracts their samples again.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from signprep.shards.schema import (
     SchemaError,
     check_file,
     check_sample,
+    codec_name,
     content_sha256,
     read_sample_arrays,
 )
@@ -35,6 +37,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     bad_shards: set[str] = field(default_factory=set)
     repaired_samples: list[str] = field(default_factory=list)
+    codecs: Counter = field(default_factory=Counter)  # storage codec -> datasets checked that use it
 
     @property
     def ok(self) -> bool:
@@ -80,6 +83,7 @@ def _check_shard(path: Path, entry: dict, index: ShardIndex, checksums: bool, re
                     return f"{path.name}: indexed sample {sample_id} is absent"
                 g = f[SAMPLES_GROUP][sample_id]
                 check_sample(g, path.name)
+                report.codecs.update(codec_name(ds) for ds in g.values() if isinstance(ds, h5py.Dataset))
                 if checksums and content_sha256(read_sample_arrays(g)) != g.attrs["content_sha256"]:
                     return f"{path.name}: sample {sample_id} data does not match its content_sha256"
                 report.samples_checked += 1

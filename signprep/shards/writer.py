@@ -23,17 +23,33 @@ from signprep import __version__
 from signprep.atomic import atomic_hdf5
 from signprep.manifests.names import safe_file_name
 from signprep.shards.index import ShardIndex
-from signprep.shards.schema import FILE_FORMAT, SAMPLES_GROUP, SCHEMA_VERSION, GlossSequence, content_sha256
+from signprep.shards.schema import (
+    CODEC_READERS,
+    FILE_FORMAT,
+    SAMPLES_GROUP,
+    SCHEMA_VERSION,
+    GlossSequence,
+    content_sha256,
+)
 
 PARTS_DIR = "parts"
 
 
 @dataclass(frozen=True)
 class Storage:
-    compression: str = "gzip"  # gzip | lzf | none
-    compression_level: int = 4
+    """How samples are stored (the pipeline's `storage` section; docs/shards.md has the measurements).
+
+    compression: gzip | lzf | none (shuffle filter on with either codec); chunk_frames: frames per
+    chunk at most; chunk_bytes: raw bytes per chunk at most; one_frame_chunks_above: frames of more
+    bytes than this get one frame per chunk (None: off), so a clip decompresses only its frames.
+    """
+
+    compression: str = "gzip"
+    compression_level: int = 1
     chunk_frames: int = 64
     max_shard_bytes: int = 256 * 2**20
+    chunk_bytes: int = 2**20
+    one_frame_chunks_above: int | None = 8 * 1024
 
 
 def _write_file_attrs(f: h5py.File, pipeline_json: str, pipeline_hash: str) -> None:
@@ -42,6 +58,10 @@ def _write_file_attrs(f: h5py.File, pipeline_json: str, pipeline_hash: str) -> N
     f.attrs["signprep_version"] = __version__
     f.attrs["pipeline"] = pipeline_json
     f.attrs["pipeline_hash"] = pipeline_hash
+    # who can read this file, without parsing the pipeline: h5py's LZF is no HDF5 built-in
+    codec = json.loads(pipeline_json).get("storage", {}).get("compression", "gzip")
+    f.attrs["storage_codec"] = codec
+    f.attrs["storage_readers"] = CODEC_READERS.get(codec, "unknown")
 
 
 def _attr_value(v: Any) -> Any:
@@ -58,15 +78,13 @@ def _attr_value(v: Any) -> Any:
     return v
 
 
-# h5py's default chunk cache is 1 MiB per dataset: a bigger chunk is decompressed
-# again on every partial read, so image modalities get fewer frames per chunk.
-CHUNK_BYTES = 1 << 20
-
-
-def chunk_frames(a: np.ndarray, wanted: int) -> int:
-    """Frames per chunk: `wanted`, fewer when a chunk would pass CHUNK_BYTES, at least 1."""
+def chunk_frames(a: np.ndarray, wanted: int, chunk_bytes: int = 2**20, one_frame_above: int | None = None) -> int:
+    """Frames per chunk: `wanted`, fewer when a chunk would pass `chunk_bytes`, at least 1; one
+    when a frame holds more than `one_frame_above` bytes."""
     frame_bytes = max(1, a[0].nbytes) if a.shape[0] else 1
-    return max(1, min(wanted, a.shape[0], CHUNK_BYTES // frame_bytes))
+    if one_frame_above is not None and frame_bytes > one_frame_above:
+        return 1
+    return max(1, min(wanted, a.shape[0], chunk_bytes // frame_bytes))
 
 
 def write_part(
@@ -83,8 +101,8 @@ def write_part(
     itself may hold any letters; inside the file, the group keeps the real id).
 
     Datasets are chunked along time (`chunk_frames` frames per chunk, fewer for
-    big frames) so a reader can fetch a slice of frames without decompressing
-    the whole sample.
+    big frames, one for image frames) so a reader can fetch a slice of frames
+    without decompressing the whole sample.
     """
     parts_dir.mkdir(parents=True, exist_ok=True)
     final = parts_dir / f"{safe_file_name(sample_id)}.h5"
@@ -95,7 +113,8 @@ def write_part(
         _write_file_attrs(f, pipeline_json, pipeline_hash)
         g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
         for name, a in arrays.items():
-            chunks = (chunk_frames(a, storage.chunk_frames),) + a.shape[1:] if a.ndim else None
+            frames = chunk_frames(a, storage.chunk_frames, storage.chunk_bytes, storage.one_frame_chunks_above)
+            chunks = (frames,) + a.shape[1:] if a.ndim else None
             g.create_dataset(
                 name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
             )

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from signprep.cli import app
 from signprep.data import CTCCollate, GlossVocabulary, ShardDataset
+from signprep.data.reference_clips import reference_item
 from signprep.shards import ShardReader
 
 PHOENIX = (210, 260)
@@ -107,6 +108,16 @@ def test_phoenix2014t(tmp_path: Path, write_frames, pipeline: Path):
     assert batch["targets"].tolist() == [[6, 2, 5, 3], [4, 5, 0, 0], [5, 1, 0, 0]]  # KALT is not in train
     assert batch["target_lengths"].tolist() == [4, 2, 2]
     assert batch["translation"][2] == "kalt wird es, sagt der Wetterbericht"
+    # the read path gives the plain path's items, sequence labels included (issue 22)
+    for options in ({}, {"augment": True, "seed": 7}):
+        whole = ShardDataset(out, clip_len=None, keypoint_subset="signvtcl79", **options)
+        for i in range(len(whole)):
+            ours, reference = whole[i], reference_item(whole, i)
+            assert ours.keys() == reference.keys(), i
+            for key, value in reference.items():
+                same = torch.equal(ours[key], value) if torch.is_tensor(value) else ours[key] == value
+                assert same, (options, i, key)
+    assert reference_item(data, 0)["glosses"] == "__ON__ JETZT WETTER MORGEN"
     log_probs = torch.randn(8, 3, len(vocab)).log_softmax(2)  # (T, B, C), as CTCLoss wants it
     loss = torch.nn.CTCLoss(blank=vocab.BLANK_INDEX)(
         log_probs, batch["targets"], batch["input_lengths"], batch["target_lengths"]
