@@ -12,7 +12,6 @@ sample ids, seed and epoch), so it follows the same filters and label map.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,10 +78,11 @@ def _item(ds: ShardDataset, index: int, reader: ShardReader) -> dict[str, Any]:
 
     height, width = int(attrs["height"]), int(attrs["width"])
     if ds.augment:
-        fit_mode = next(
-            (json.loads(attrs[f"{m}_fit"])["mode"] for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), "stretch"
-        )
-        box, fit = random_crop_box(rng, ds.crop_scale), normalised_fit(height, width, fit_mode)
+        # the image modalities' shared fit, the person box included (issue 21's `fit: person`, which
+        # the item had before issue 22's read path: the reference follows it)
+        fit_attr = next((f"{m}_fit" for m in IMAGE_MODALITIES if attrs.get(f"{m}_fit")), None)
+        fit = view.fit(fit_attr).normalised() if fit_attr else normalised_fit(height, width, "stretch")
+        box = random_crop_box(rng, ds.crop_scale)
         kp = sample.pop("keypoints", None)
         sample = crop_sample(sample, box, fit)
         if kp is not None:
