@@ -23,7 +23,6 @@ The shards need keypoints (any pipeline with the keypoints stage), labels and sp
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 import statistics
 import sys
@@ -37,20 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from signprep.configs import MODEL_CONFIGS  # noqa: E402
 from signprep.recipes.dsft import TEXT_CACHE_DIR, DSFTConfig, train_dsft  # noqa: E402
 from signprep.shards import ShardReader  # noqa: E402
-from signprep.training import load_train_config  # noqa: E402
+from signprep.training import epoch_metrics, load_train_config  # noqa: E402
 
 METRICS = ("top1", "top5", "top1_per_class", "retrieval_top1", "retrieval_top5")
 SPLITS = ("eval_train", "eval_test")
-
-
-def per_epoch(run_dir: Path) -> dict[int, dict[str, float]]:
-    """{epoch: {metric: value}} of the per-epoch evaluations in a run's metrics.csv."""
-    rows: dict[int, dict[str, float]] = defaultdict(dict)
-    with (run_dir / "metrics.csv").open() as f:
-        for r in csv.DictReader(f):
-            if r["name"].startswith("eval_"):
-                rows[int(r["epoch"])][r["name"]] = float(r["value"])
-    return dict(rows)
 
 
 def signers_sharing_glosses(shards: Path) -> dict[str, int]:
@@ -113,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 text_cache = text_cache or run_dir / TEXT_CACHE_DIR
                 chance = {k: v for k, v in trainer.final_metrics.items() if "/chance_" in k}
                 meta = trainer.metadata
-                histories[use_dsft].append(per_epoch(run_dir))
+                histories[use_dsft].append(epoch_metrics(run_dir))
                 m = trainer.final_metrics
                 cells = "  ".join(f"{s[5:]}/{k}={m[f'{s}/{k}']:.3f}" for s in SPLITS for k in ("top1", "top5"))
                 print(f"seed {seed} dsft={'on ' if use_dsft else 'off'} {cells}  ({time.perf_counter() - t0:.0f} s)",

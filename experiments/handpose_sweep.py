@@ -26,13 +26,11 @@ Run:  .venv/bin/python experiments/handpose_sweep.py --shards SHARDS --save-crop
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import statistics
 import sys
 import time
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -44,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from signprep.configs import MODEL_CONFIGS  # noqa: E402
 from signprep.data.hand_crop_set import HandCropSet  # noqa: E402
 from signprep.recipes.handpose import HandPoseConfig, train_handpose  # noqa: E402
+from signprep.training import epoch_metrics  # noqa: E402
 
 GEOMETRY = {"rotate": 30.0, "scale": 0.2, "shift": 6.0, "flip": True}
 ADAMW = {"optimizer": "adamw", "lr": 1e-3, "lr_min": 1e-6, "weight_decay": 1e-4}
@@ -76,16 +75,6 @@ def variant_config(name: str, args: argparse.Namespace, seed: int) -> HandPoseCo
     return HandPoseConfig.model_validate(values)
 
 
-def per_epoch(run_dir: Path) -> dict[int, dict[str, float]]:
-    """{epoch: {metric: value}} of the per-epoch evaluations in a run's metrics.csv."""
-    rows: dict[int, dict[str, float]] = defaultdict(dict)
-    with (run_dir / "metrics.csv").open() as f:
-        for r in csv.DictReader(f):
-            if r["name"].startswith("eval_"):
-                rows[int(r["epoch"])][r["name"]] = float(r["value"])
-    return dict(rows)
-
-
 def run_one(crops_file: str, name: str, seed: int, args: argparse.Namespace, frame_stride: int) -> dict:
     import torch
 
@@ -97,7 +86,7 @@ def run_one(crops_file: str, name: str, seed: int, args: argparse.Namespace, fra
     run_dir = Path(args.out) / f"{name}-seed{seed}"
     t = time.perf_counter()
     report = dict(train_handpose(crops, config, run_dir).report)
-    report.update(variant=name, seed=seed, seconds=time.perf_counter() - t, epochs=per_epoch(run_dir))
+    report.update(variant=name, seed=seed, seconds=time.perf_counter() - t, epochs=epoch_metrics(run_dir))
     return report
 
 

@@ -7,7 +7,7 @@ model. `load_run` reads a run's checkpoint back (config, metadata, weights).
 
 from signprep.training.checkpoint import RunCheckpoint, load_checkpoint, load_run, save_checkpoint
 from signprep.training.config import SchedulerConfig, TrainConfig, load_train_config
-from signprep.training.loop import NonFiniteLoss, Trainer
+from signprep.training.loop import NonFiniteLoss, Trainer, epoch_metrics
 from signprep.training.optim import SGDRConfig, build_optimizer, build_scheduler, build_sgd_warm_restarts
 from signprep.training.seeding import seed_everything
 
@@ -21,6 +21,7 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "build_sgd_warm_restarts",
+    "epoch_metrics",
     "load_checkpoint",
     "load_run",
     "load_train_config",

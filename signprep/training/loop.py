@@ -61,6 +61,17 @@ class NonFiniteLoss(RuntimeError):
         self.step, self.epoch, self.name, self.value, self.checkpoint = step, epoch, name, value, checkpoint
 
 
+def epoch_metrics(run_dir: str | Path, prefix: str = "eval_") -> dict[int, dict[str, float]]:
+    """{epoch: {name: value}} of the rows of a run's metrics.csv whose name starts with `prefix`
+    (the per-epoch evaluations by default); a name logged twice in an epoch keeps its last value."""
+    rows: dict[int, dict[str, float]] = {}
+    with (Path(run_dir) / "metrics.csv").open(newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            if r["name"].startswith(prefix):
+                rows.setdefault(int(r["epoch"]), {})[r["name"]] = float(r["value"])
+    return rows
+
+
 def move_to_device(batch: Any, device: torch.device) -> Any:
     """Tensors inside (nested) dicts, lists and tuples moved to `device`; anything else unchanged."""
     if isinstance(batch, torch.Tensor):

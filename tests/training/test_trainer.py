@@ -4,13 +4,14 @@ metrics and metadata read back by load_run (tiny MLP, CPU, a few steps)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from tiny_training_task import NoisyBlobs, build, read_losses, step_fn, tiny_config
 
-from signprep.training import NonFiniteLoss, Trainer, load_checkpoint, load_run, save_checkpoint
+from signprep.training import NonFiniteLoss, Trainer, epoch_metrics, load_checkpoint, load_run, save_checkpoint
 from signprep.training.checkpoint import CheckpointError
 
 
@@ -230,3 +231,19 @@ def test_load_run_names_the_file_and_what_it_lacks(tmp_path):
     save_checkpoint(tmp_path / "weights.pt", {"w": torch.zeros(2)})
     with pytest.raises(CheckpointError, match=r"weights.pt is not a signprep training checkpoint"):
         load_run(tmp_path / "weights.pt")
+
+
+def test_epoch_metrics_reads_each_epochs_evaluations_from_metrics_csv(tmp_path: Path):
+    (tmp_path / "metrics.csv").write_text(
+        "step,epoch,name,value\n"
+        "2,1,train/loss,0.9\n"
+        "2,1,eval_test/top1,0.25\n"
+        "4,2,eval_test/top1,0.5\n"
+        "4,2,eval_train/top1,0.75\n"
+        "4,2,eval_test/top1,0.625\n"  # logged again in the epoch: the last value stands
+    )
+    assert epoch_metrics(tmp_path) == {
+        1: {"eval_test/top1": 0.25},
+        2: {"eval_test/top1": 0.625, "eval_train/top1": 0.75},
+    }
+    assert epoch_metrics(tmp_path, prefix="train/") == {1: {"train/loss": 0.9}}
