@@ -24,6 +24,29 @@ def _run(out_dir, config, resume_from=None):
     return trainer
 
 
+class _Killed(Exception):
+    pass
+
+
+def _kill_after_checkpoint(cfg, out, killed_now) -> None:
+    """Train `cfg` into `out` and stop it (as a kill would) right after the first checkpoint at
+    which `killed_now(trainer)` holds."""
+    model, opt, sched = build(cfg)
+    trainer = Trainer(model, opt, sched, cfg, out, step_fn)
+    original = trainer.save_checkpoint
+
+    def save_then_stop(name="last.pt"):
+        path = original(name)
+        if killed_now(trainer):
+            raise _Killed
+        return path
+
+    trainer.save_checkpoint = save_then_stop
+    with pytest.raises(_Killed):
+        trainer.fit(NoisyBlobs())
+    trainer.close()
+
+
 def test_resume_reproduces_uninterrupted_run(tmp_path):
     # 40 samples / batch 8 = 5 steps per epoch, 3 epochs = 15 steps; checkpoint every 6 steps
     # lands mid-epoch (step 6 = epoch 1, batch 1) as well as on epoch ends via last.pt
@@ -34,24 +57,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
 
     # the same run killed right after its step-6 checkpoint (fewer epochs would change the cosine schedule)
     part = tmp_path / "part"
-    model, opt, sched = build(cfg)
-    trainer = Trainer(model, opt, sched, cfg, part, step_fn)
-
-    class Stop(Exception):
-        pass
-
-    original = trainer.save_checkpoint
-
-    def save_then_stop(name="last.pt"):
-        path = original(name)
-        if trainer.step == 6:
-            raise Stop
-        return path
-
-    trainer.save_checkpoint = save_then_stop
-    with pytest.raises(Stop):
-        trainer.fit(NoisyBlobs())
-    trainer.close()
+    _kill_after_checkpoint(cfg, part, lambda trainer: trainer.step == 6)
     ckpt = load_checkpoint(part / "last.pt")
     assert (ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]) == (6, 1, 1)
 
@@ -127,24 +133,7 @@ def test_cuda_amp_training_resumes_from_its_checkpoint(tmp_path):
     assert losses[20] < losses[1]
 
     part = tmp_path / "part"
-    model, opt, sched = build(cfg)
-    trainer = Trainer(model, opt, sched, cfg, part, step_fn)
-
-    class Stop(Exception):
-        pass
-
-    original = trainer.save_checkpoint
-
-    def save_then_stop(name="last.pt"):
-        path = original(name)
-        if trainer.epoch == 2:
-            raise Stop
-        return path
-
-    trainer.save_checkpoint = save_then_stop
-    with pytest.raises(Stop):
-        trainer.fit(NoisyBlobs())
-    trainer.close()
+    _kill_after_checkpoint(cfg, part, lambda trainer: trainer.epoch == 2)
     ckpt = load_checkpoint(part / "last.pt")
     assert (ckpt["step"], ckpt["epoch"]) == (10, 2) and ckpt["scaler"]["scale"] > 0
 
