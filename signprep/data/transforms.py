@@ -54,16 +54,20 @@ def normalize_keypoints(
         if w > 1e-6:
             centre, width = np.add.reduce((left + right) / 2, axis=0) / len(d), w
     out = np.empty_like(kp)
+    absent = ~present
     # x and y one at a time against scalars, in float64: numpy broadcasting a (2,) operand over
-    # (T, K, 2) ran ~20x slower (an inner loop of 2), the arithmetic is the same
+    # (T, K, 2) ran ~20x slower (an inner loop of 2), the arithmetic is the same; absent points
+    # are zeroed channel by channel for the same reason (a (T, K, 1) mask: 15x slower)
     for c in (0, 1):
         u = kp[..., c].astype(np.float64)
         u -= centre[c]  # in place: the same operations, without a temporary each
         u /= width
+        np.copyto(u, 0, where=absent)
         out[..., c] = u
     for c in range(2, kp.shape[-1]):  # z
-        out[..., c] = kp[..., c] / width
-    np.copyto(out, 0, where=~present[..., None])
+        z = kp[..., c] / width
+        np.copyto(z, 0, where=absent)
+        out[..., c] = z
     return out
 
 
@@ -179,7 +183,9 @@ def crop_keypoints_3d(
     kp = np.array(keypoints)
     moved = crop_keypoints(kp[..., :2], box, fit)
     if present is not None:
-        np.copyto(moved, 0, where=~np.asarray(present, bool)[..., None])
+        absent = ~np.asarray(present, bool)
+        for c in (0, 1):  # channel by channel: a (T, K, 1) mask over (T, K, 2) runs 15x slower
+            np.copyto(moved[..., c], 0, where=absent)
     kp[..., :2] = moved
     return kp
 
