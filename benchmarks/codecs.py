@@ -1,6 +1,6 @@
 """Storage options measured on the corpus: bytes per frame, write and read speed, clip reads.
 
-For each storage option (gzip 1/4/9, LZF, none, all with the shuffle filter where there is
+For each storage option (gzip 1/4/9, LZF, LZ4, none, all with the shuffle filter where there is
 a filter; chunks of up to 64 frames capped at 1 MiB, the old layout, or "1-frame": frames of
 more than 8 KiB, the image modalities, one per chunk, the new default) and each modality of
 a shard directory, every
@@ -11,6 +11,8 @@ sample's dataset is written into an in-memory HDF5 file and read back:
   - clips/s: 32-frame uniform clips read as ShardDataset reads them (`read_frames`: only the
     chunks holding a wanted frame), the figure a DataLoader worker sees before the rest of
     an item.
+Then, per image modality, the CPU time to inflate one stored one-frame chunk: Python's zlib (the
+read path before), zlib-ng (the read path's deflate now) and lz4 (the opt-in codec's).
 Times are this process's CPU time (all of the work is in this process: in-memory files, no
 disk; on a shared machine wall time counts other jobs' time slices). Options are measured in
 alternating order, median of --rounds rounds (the range beside it). Also prints the largest error float16 would
@@ -25,33 +27,38 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
+from zlib_ng import zlib_ng
 
 from signprep.data.clips import sample_clip_indices
 from signprep.data.datasets import read_frames
 from signprep.shards import ShardReader
+from signprep.shards.codecs import chunk_decoder, dataset_filters
 from signprep.shards.writer import chunk_frames
 
 ONE_FRAME_ABOVE = 8 * 1024  # the default storage.one_frame_chunks_above_kib
 # (label, compression, level, chunk byte cap, frames of more bytes than this alone in a chunk)
 OPTIONS = [
-    ("none", None, None, 2**20, None),
-    ("lzf", "lzf", None, 2**20, None),
+    ("none", "none", 0, 2**20, None),
+    ("lzf", "lzf", 0, 2**20, None),
+    ("lz4", "lz4", 0, 2**20, None),
     ("gzip 1", "gzip", 1, 2**20, None),
     ("gzip 4 (old default)", "gzip", 4, 2**20, None),
     ("gzip 9", "gzip", 9, 2**20, None),
-    ("none, 1-frame", None, None, 2**20, ONE_FRAME_ABOVE),
-    ("lzf, 1-frame", "lzf", None, 2**20, ONE_FRAME_ABOVE),
+    ("none, 1-frame", "none", 0, 2**20, ONE_FRAME_ABOVE),
+    ("lzf, 1-frame", "lzf", 0, 2**20, ONE_FRAME_ABOVE),
+    ("lz4, 1-frame", "lz4", 0, 2**20, ONE_FRAME_ABOVE),
     ("gzip 1, 1-frame (default)", "gzip", 1, 2**20, ONE_FRAME_ABOVE),
     ("gzip 4, 1-frame", "gzip", 4, 2**20, ONE_FRAME_ABOVE),
 ]
 MODALITIES = ("keypoints", "keypoint_confidence", "keypoint_present", "frames", "heatmaps", "flow")
 
 
-def measure(arrays: list[np.ndarray], compression, level, cap: int, one_frame) -> tuple[float, float, float, float]:
+def measure(arrays: list[np.ndarray], compression: str, level: int, cap: int, one_frame) -> tuple[float, ...]:
     """(bytes/frame, write frames/s, read frames/s, clips/s) of one modality under one option."""
     frames = sum(len(a) for a in arrays)
     stored = write_s = read_s = clip_s = 0.0
@@ -59,11 +66,8 @@ def measure(arrays: list[np.ndarray], compression, level, cap: int, one_frame) -
     with h5py.File("codecs.h5", "w", driver="core", backing_store=False) as f:
         for i, a in enumerate(arrays):
             chunks = (chunk_frames(a, 64, cap, one_frame),) + a.shape[1:]
-            options = {"compression_opts": level} if compression == "gzip" else {}
             t = time.process_time()
-            ds = f.create_dataset(
-                str(i), data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
-            )
+            ds = f.create_dataset(str(i), data=a, chunks=chunks, **dataset_filters(compression, level))
             f.flush()
             write_s += time.process_time() - t
             stored += ds.id.get_storage_size()
@@ -126,9 +130,40 @@ def main() -> None:
                 rates.append((med, lo, hi))
             (w, _, _), (rd, rlo, rhi), (c, clo, chi) = rates
             print(f"{label:<26} {size:11.0f} {w:11.0f} {rd:8.0f} ({rlo:.0f}-{rhi:.0f}) {c:9.0f} ({clo:.0f}-{chi:.0f})")
+    inflate_rates(data)
     kp = np.concatenate([a.reshape(-1, 3)[:, :2] for a in data["keypoints"]])
     err = np.abs(kp.astype(np.float16).astype(np.float32) - kp).max()
     print(f"\nfloat16 coordinates: largest error {err:.2f} px on these samples (up to {kp.max():.0f} px): not offered")
+
+
+def inflate_rates(data: dict[str, list[np.ndarray]]) -> None:
+    """CPU us to inflate one one-frame chunk of each image modality: zlib, zlib-ng (gzip 1) and lz4."""
+    print("\n[inflate] CPU us per one-frame chunk (median of 5 passes over every chunk)")
+    inflaters = {"gzip 1, zlib": zlib.decompress, "gzip 1, zlib-ng": zlib_ng.decompress}
+    for name, arrays in data.items():
+        if name.startswith("keypoint"):
+            continue
+        chunks = {}
+        with h5py.File("inflate.h5", "w", driver="core", backing_store=False) as f:
+            for codec, level in (("gzip", 1), ("lz4", 0)):
+                for i, a in enumerate(arrays):
+                    filters = dataset_filters(codec, level)
+                    ds = f.create_dataset(f"{codec}{i}", data=a, chunks=(1,) + a.shape[1:], **filters)
+                    raws = [ds.id.read_direct_chunk((t,) + (0,) * (a.ndim - 1))[1] for t in range(len(a))]
+                    chunks.setdefault(codec, []).extend(raws)
+                    if codec == "lz4":
+                        inflaters.setdefault("lz4", chunk_decoder(ds))
+        cells = []
+        for label, inflate in inflaters.items():
+            raws = chunks["lz4" if label == "lz4" else "gzip"]
+            passes = []
+            for _ in range(5):
+                t = time.process_time()
+                for raw in raws:
+                    inflate(raw)
+                passes.append((time.process_time() - t) / len(raws) * 1e6)
+            cells.append(f"{label} {statistics.median(passes):7.1f}")
+        print(f"  {name:<12} " + " | ".join(cells))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ each read three ways:
   - the new path: `ShardDataset` on shards of the current default storage, keypoints
     from its cache (every epoch after the first) and without it (`keypoint_cache_mb=0`),
     image modalities also from shards stored without a codec (`storage.compression: none`,
-    one frame per chunk: the opt-in for a disk that holds 3-37x the bytes);
+    one frame per chunk: the opt-in for a disk that holds 2-37x the bytes) and from shards stored
+    with LZ4 (`storage.compression: lz4`, the opt-in plugin codec: `pip install 'signprep[lz4]'`);
   - raw h5py reads of the same whole samples from the old shards (the I/O and decompression
     figure the issue quoted);
 against re-decoding and re-estimating every video (decode + Holistic + the derived stages,
@@ -91,6 +92,8 @@ def main() -> None:
         repack(new, old, OLD_STORAGE)
         plain = tmp / "uncompressed"  # storage.compression: none, the opt-in for image modalities
         repack(new, plain, Storage(compression="none"))
+        lz4 = tmp / "lz4"  # storage.compression: lz4, the opt-in plugin codec
+        repack(new, lz4, Storage(compression="lz4"))
         s = storage_of(pipeline)
         print(f"{summary.done_now} clips, {summary.frames / summary.done_now:.0f} frames each on average; "
               f"32-frame clips; new storage: {s.compression} {s.compression_level if s.compression == 'gzip' else ''}"
@@ -104,6 +107,7 @@ def main() -> None:
                 ShardDataset(new, modalities=(m,)),
                 ShardDataset(old, modalities=(m,)),
                 ShardDataset(plain, modalities=(m,)),
+                ShardDataset(lz4, modalities=(m,)),
             )
             for m in ("heatmaps", "frames")
         }
@@ -138,10 +142,11 @@ def main() -> None:
         }
         if torch.cuda.is_available():
             paths[("heatmaps rendered", "CUDA")] = cycling(render_on("cuda"), n)
-        for m, (ds_new, ds_old, ds_plain) in images.items():
+        for m, (ds_new, ds_old, ds_plain, ds_lz4) in images.items():
             paths[(f"stored {m}", "today")] = cycling(lambda i, d=ds_old: reference_item(d, i, old_reader), n)
             paths[(f"stored {m}", "new")] = cycling(ds_new.__getitem__, n)
             paths[(f"stored {m}", "new, no codec")] = cycling(ds_plain.__getitem__, n)
+            paths[(f"stored {m}", "new, lz4")] = cycling(ds_lz4.__getitem__, n)
             paths[(f"stored {m}", "raw reads")] = cycling(raw((m,)), n)
         for fn in paths.values():
             fn()  # warm-up

@@ -22,7 +22,7 @@ def verify(
     The schema, every indexed sample readable, and the checksums of files and sample data.
     """
     from signprep.shards import SchemaError
-    from signprep.shards.schema import CODEC_READERS
+    from signprep.shards.codecs import CODEC_READERS
     from signprep.shards.verify import verify_dir
 
     try:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import re
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ from signprep.data.transforms import (
 from signprep.kernels.flow_encoding import decode_flow_uint8
 from signprep.kernels.keypoint_gaps import fill_keypoint_gaps
 from signprep.shards import ShardReader
+from signprep.shards.codecs import chunk_decoder
 
 IMAGE_MODALITIES = ("frames", "heatmaps", "flow", "flow_rgb", "person_mask", "background_removed")
 MODALITIES = ("keypoints", "hand_crops") + IMAGE_MODALITIES
@@ -146,8 +146,8 @@ def read_frames(ds: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
     """`ds[idx]` along the time axis, decompressing only the chunks that hold a wanted frame, once each.
 
     idx: (T,) int indices in any order, repeats allowed. Chunks of one frame (image modalities
-    under the default `storage.chunk_kib`) stored raw or with gzip (+ shuffle) are fetched with
-    `read_direct_chunk` and decoded here (zlib, numpy): h5py's own read of one frame costs
+    under the default `storage.chunk_kib`) stored raw, with gzip or with LZ4 (+ shuffle) are fetched
+    with `read_direct_chunk` and decoded here (zlib-ng, lz4, numpy): h5py's own read of one frame costs
     ~100 us of overhead, 3x the copy of an uncompressed 112x112 frame. Otherwise one h5py read
     per touched chunk, covering that chunk's wanted frames (h5py's fancy indexing, and HDF5's
     unions of hyperslabs, measured 3-30x slower than reading the whole span).
@@ -177,13 +177,16 @@ def read_frames(ds: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
 
 
 def _frame_decoder(ds: h5py.Dataset):
-    """raw chunk bytes -> one frame, for one-frame chunks with no filter or gzip (+ shuffle); else None."""
+    """raw chunk bytes -> one frame, for one-frame chunks with no filter, gzip or LZ4 (each with
+    or without shuffle: `shards.codecs.chunk_decoder`); else None."""
     if ds.chunks is None or ds.chunks[0] != 1 or ds.chunks[1:] != ds.shape[1:]:
         return None
-    if ds.compression not in (None, "gzip") or ds.fletcher32 or ds.scaleoffset is not None:
+    if ds.fletcher32 or ds.scaleoffset is not None:
+        return None
+    inflate = chunk_decoder(ds)
+    if inflate is None:
         return None
     dtype, shape, size = ds.dtype, ds.shape[1:], ds.dtype.itemsize
-    inflate = zlib.decompress if ds.compression == "gzip" else bytes
     if ds.shuffle and size > 1:  # HDF5's shuffle stores byte k of every element together
 
         def decode(raw: bytes) -> np.ndarray:
@@ -412,8 +415,8 @@ class ShardDataset(_LazyReader, Dataset):
         for name in IMAGE_MODALITIES:
             if name in self.modalities:
                 sample[name] = read_frames(info.group[name], idx)
-        if "heatmaps" in sample:
-            sample["heatmaps"] = sample["heatmaps"].astype(np.float32) * np.float32(info.heatmap_scale)
+        if "heatmaps" in sample:  # one pass, the same float32 products as astype then multiply (1.5x faster)
+            sample["heatmaps"] = np.multiply(sample["heatmaps"], np.float32(info.heatmap_scale), dtype=np.float32)
         if "flow" in sample:
             flow = sample["flow"]
             if flow.dtype == np.uint8:

@@ -12,6 +12,8 @@ import hashlib
 import h5py
 import numpy as np
 
+from signprep.shards.codecs import CodecUnavailable, load_plugin
+
 SCHEMA_VERSION = 1
 FILE_FORMAT = "signprep-shard"
 INDEX_NAME = "shard_index.json"
@@ -27,20 +29,6 @@ SAMPLE_ATTRS = (
 )  # fmt: skip
 # datasets every sample carries, whatever the stages
 SAMPLE_DATASETS = ("frame_indices",)
-
-
-# Who can read each storage codec (HDF5 filter). gzip (deflate) and shuffle are HDF5's own, in
-# every build; LZF ships inside h5py and nowhere else, so other readers need its filter plugin.
-CODEC_READERS = {
-    "none": "any HDF5 library",
-    "gzip": "any HDF5 library",
-    "lzf": "h5py only (other HDF5 libraries need the LZF filter plugin)",
-}
-
-
-def codec_name(ds: h5py.Dataset) -> str:
-    """A dataset's storage codec as the pipeline's `storage.compression` names it."""
-    return ds.compression or "none"
 
 
 class GlossSequence(tuple):
@@ -79,6 +67,10 @@ def check_file(f: h5py.File, where: str) -> None:
         raise SchemaError(f"{where}: schema version {version} is newer than this signprep reads ({SCHEMA_VERSION})")
     if SAMPLES_GROUP not in f:
         raise SchemaError(f"{where}: no /{SAMPLES_GROUP} group")
+    try:  # a plugin codec's filter must be loaded before any of its data is read
+        load_plugin(str(f.attrs.get("storage_codec", "gzip")), where)
+    except CodecUnavailable as e:
+        raise SchemaError(str(e)) from None
 
 
 def check_sample(group: h5py.Group, where: str) -> None:

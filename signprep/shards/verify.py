@@ -18,13 +18,13 @@ from pathlib import Path
 import h5py
 
 from signprep.checksums import file_sha256
+from signprep.shards.codecs import codec_name
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import (
     SAMPLES_GROUP,
     SchemaError,
     check_file,
     check_sample,
-    codec_name,
     content_sha256,
     read_sample_arrays,
 )

@@ -22,9 +22,9 @@ import numpy as np
 from signprep import __version__
 from signprep.atomic import atomic_hdf5
 from signprep.manifests.names import safe_file_name
+from signprep.shards.codecs import CODEC_READERS, dataset_filters, load_plugin
 from signprep.shards.index import ShardIndex
 from signprep.shards.schema import (
-    CODEC_READERS,
     FILE_FORMAT,
     SAMPLES_GROUP,
     SCHEMA_VERSION,
@@ -39,7 +39,8 @@ PARTS_DIR = "parts"
 class Storage:
     """How samples are stored (the pipeline's `storage` section; docs/shards.md has the measurements).
 
-    compression: gzip | lzf | none (shuffle filter on with either codec); chunk_frames: frames per
+    compression: gzip | lzf | lz4 | none (`signprep.shards.codecs`; shuffle on with any codec; lz4 needs
+    hdf5plugin); compression_level: gzip's 0-9 (the others have none); chunk_frames: frames per
     chunk at most; chunk_bytes: raw bytes per chunk at most; one_frame_chunks_above: frames of more
     bytes than this get one frame per chunk (None: off), so a clip decompresses only its frames.
     """
@@ -58,8 +59,9 @@ def _write_file_attrs(f: h5py.File, pipeline_json: str, pipeline_hash: str) -> N
     f.attrs["signprep_version"] = __version__
     f.attrs["pipeline"] = pipeline_json
     f.attrs["pipeline_hash"] = pipeline_hash
-    # who can read this file, without parsing the pipeline: h5py's LZF is no HDF5 built-in
+    # who can read this file, without parsing the pipeline: LZF and LZ4 are no HDF5 built-ins
     codec = json.loads(pipeline_json).get("storage", {}).get("compression", "gzip")
+    load_plugin(codec)  # pack_parts copies the chunks of a plugin codec: HDF5 must know its filter
     f.attrs["storage_codec"] = codec
     f.attrs["storage_readers"] = CODEC_READERS.get(codec, "unknown")
 
@@ -107,17 +109,14 @@ def write_part(
     parts_dir.mkdir(parents=True, exist_ok=True)
     final = parts_dir / f"{safe_file_name(sample_id)}.h5"
     attrs = dict(attrs, content_sha256=content_sha256(arrays), pipeline_hash=pipeline_hash)
-    compression = None if storage.compression == "none" else storage.compression
-    options = {"compression_opts": storage.compression_level} if compression == "gzip" else {}
+    filters = dataset_filters(storage.compression, storage.compression_level)
     with atomic_hdf5(final) as f:
         _write_file_attrs(f, pipeline_json, pipeline_hash)
         g = f.create_group(SAMPLES_GROUP).create_group(sample_id)
         for name, a in arrays.items():
             frames = chunk_frames(a, storage.chunk_frames, storage.chunk_bytes, storage.one_frame_chunks_above)
             chunks = (frames,) + a.shape[1:] if a.ndim else None
-            g.create_dataset(
-                name, data=a, chunks=chunks, compression=compression, shuffle=compression is not None, **options
-            )
+            g.create_dataset(name, data=a, chunks=chunks, **filters)
         for k, v in attrs.items():
             g.attrs[k] = _attr_value(v)
     return final

@@ -69,7 +69,11 @@ def test_keypoint_items_equal_the_reference_path(dsft_shards, old_format, config
             assert len(cache) == cache.hits == cache.misses == 0
 
 
-@pytest.mark.parametrize("storage", [None, OLD_STORAGE, Storage(compression="none")], ids=["default", "old", "none"])
+@pytest.mark.parametrize(
+    "storage",
+    [None, OLD_STORAGE, Storage(compression="none"), Storage(compression="lz4"), Storage(compression="lzf")],
+    ids=["default", "old", "none", "lz4", "lzf"],
+)
 def test_every_modality_equals_the_reference_path(all_stages_run, tmp_path, storage):
     out_dir, _ = all_stages_run
     if storage is not None:
