@@ -3,7 +3,8 @@
 Samples/s of 32-frame clips, one process (the rate each DataLoader worker delivers), for
   - keypoints: the SignVTCL 79 points, normalised, augmentation on (speed and crop), random
     sampling, as the DSFT recipe reads them;
-  - stored heatmaps (uint8, 79 x 64 x 64) and stored frames (112 x 112), no augmentation;
+  - stored heatmaps (uint8, 79 x 64 x 64) and stored frames (112 x 112), no augmentation; heatmaps
+    also handed on as stored (`heatmap_dtype="stored"`: uint8 codes, made float on the device);
   - keypoints + heatmaps rendered from them (`HeatmapBatchTransform`) on the CPU, and on
     CUDA when present: the alternative to storing heatmaps;
 each read three ways:
@@ -148,6 +149,10 @@ def main() -> None:
             paths[(f"stored {m}", "new, no codec")] = cycling(ds_plain.__getitem__, n)
             paths[(f"stored {m}", "new, lz4")] = cycling(ds_lz4.__getitem__, n)
             paths[(f"stored {m}", "raw reads")] = cycling(raw((m,)), n)
+        # heatmaps handed on as stored (uint8 codes + heatmap_scale), converted on the training device
+        for label, root in (("new, as uint8", new), ("lz4, as uint8", lz4)):
+            codes = ShardDataset(root, modalities=("heatmaps",), heatmap_dtype="stored")
+            paths[("stored heatmaps", label)] = cycling(codes.__getitem__, n)
         for fn in paths.values():
             fn()  # warm-up
         rates: dict[tuple[str, str], list[float]] = {k: [] for k in paths}

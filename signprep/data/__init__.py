@@ -21,6 +21,7 @@ from signprep.data.transforms import (
     crop_images,
     crop_keypoints,
     crop_sample,
+    heatmaps_to_float,
     normalize_keypoints,
     random_crop_box,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "crop_images",
     "crop_keypoints",
     "crop_sample",
+    "heatmaps_to_float",
     "normalize_keypoints",
     "random_crop_box",
     "sample_clip_indices",

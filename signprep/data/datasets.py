@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import h5py
 import numpy as np
@@ -208,7 +208,9 @@ class ShardDataset(_LazyReader, Dataset):
       (`signprep.kernels.keypoint_gaps`, over the whole sample, not only the clip): filled points
       are present, and `keypoint_filled` (T, K) bool marks them.
     - `frames`, `background_removed`, `flow_rgb` (T, H, W, 3) uint8; `person_mask` (T, H, W)
-      uint8 (0..255); `heatmaps` (T, K', H, W) float32 (stored value * heatmap_scale);
+      uint8 (0..255); `heatmaps` (T, K', H, W) float32 (stored value * heatmap_scale), or with
+      `heatmap_dtype="stored"` the stored array itself (uint8 codes, or float16) and `heatmap_scale`
+      (float32 scalar): `transforms.heatmaps_to_float` makes the float32 values on the device;
       `flow` (T, H, W, 2) float32 pixels of the flow image (uint8 decoded with flow_bound).
     - `hand_crops` (T, 2, S, S, 3) uint8, `hand_crop_valid` (T, 2) bool, `hand_crop_source`
       (T, 2) uint8, `hand_crop_boxes` (T, 2, 4) float32 (stored-frame pixels, not moved by
@@ -230,6 +232,11 @@ class ShardDataset(_LazyReader, Dataset):
     `crop_scale` applied identically to the image modalities and the keypoints
     (`transforms.crop_sample`). seed: None draws fresh randomness per item; an int makes
     item i of epoch e reproducible (`set_epoch`, as with DistributedSampler).
+
+    heatmap_dtype: "float32" (default) or "stored": stored heatmaps leave the worker as stored, 4x
+    fewer bytes for uint8 (a 32-frame clip of 79 x 64 x 64: 10 MB against 41 MB) through the
+    DataLoader's shared memory, and the worker skips the conversion that bounds its rate
+    (docs/shards.md, "Reading speed"); with `augment` the crop is applied in float and rounded back.
 
     keypoint_cache_mb: each process (each DataLoader worker) keeps the decompressed keypoints of
     the samples it read, for the points it uses, up to this many MiB (`keypoint_cache.KeypointCache`:
@@ -259,6 +266,7 @@ class ShardDataset(_LazyReader, Dataset):
         max_quality: dict[str, float] | None = None,
         fill_gaps: int = 0,
         keypoint_cache_mb: float = 1024,
+        heatmap_dtype: Literal["float32", "stored"] = "float32",
     ) -> None:
         unknown = set(modalities) - set(MODALITIES)
         if unknown:
@@ -271,6 +279,9 @@ class ShardDataset(_LazyReader, Dataset):
         self.crop_scale, self.speed_range = crop_scale, speed_range
         self.seed, self.epoch = seed, 0
         self.fill_gaps = int(fill_gaps)
+        if heatmap_dtype not in ("float32", "stored"):
+            raise ValueError(f"heatmap_dtype must be 'float32' or 'stored', got {heatmap_dtype!r}")
+        self.heatmap_dtype = heatmap_dtype
         if not keypoint_cache_mb >= 0:
             raise ValueError(f"keypoint_cache_mb must be >= 0, got {keypoint_cache_mb}")
         self.keypoint_cache_mb = float(keypoint_cache_mb)
@@ -415,7 +426,8 @@ class ShardDataset(_LazyReader, Dataset):
         for name in IMAGE_MODALITIES:
             if name in self.modalities:
                 sample[name] = read_frames(info.group[name], idx)
-        if "heatmaps" in sample:  # one pass, the same float32 products as astype then multiply (1.5x faster)
+        if "heatmaps" in sample and self.heatmap_dtype == "float32":
+            # one pass, the same float32 products as astype then multiply (1.5x faster)
             sample["heatmaps"] = np.multiply(sample["heatmaps"], np.float32(info.heatmap_scale), dtype=np.float32)
         if "flow" in sample:
             flow = sample["flow"]
@@ -451,6 +463,8 @@ class ShardDataset(_LazyReader, Dataset):
                 out["keypoint_filled"] = torch.from_numpy(np.ascontiguousarray(sample.pop("keypoint_filled")[:, k_idx]))
         for name, value in sample.items():
             out[name] = torch.from_numpy(np.ascontiguousarray(value))
+        if "heatmaps" in out and self.heatmap_dtype == "stored":
+            out["heatmap_scale"] = torch.from_numpy(np.array(info.heatmap_scale, np.float32))
         out["frame_indices"] = torch.from_numpy(idx)
         # through numpy: torch.tensor of a Python number costs ~5 us, a tenth of a cached clip's read
         out["frame_size"] = torch.from_numpy(np.array([height, width], np.int64))

@@ -157,7 +157,8 @@ def crop_sample(sample: dict[str, np.ndarray], box: CropBox, fit: tuple[np.ndarr
 
     Keys handled (others pass through): `frames`, `background_removed`, `flow_rgb` (T, H, W, 3),
     `person_mask` (T, H, W), `flow` (T, H, W, 2) float pixels (vectors scaled by 1 / side, the
-    zoom), `heatmaps` (T, K, H, W) float, `keypoints` (T, K, 3) stored-frame pixels (x, y moved;
+    zoom), `heatmaps` (T, K, H, W) float32, or uint8 codes / float16 as stored (kept in their dtype,
+    uint8 rounded), `keypoints` (T, K, 3) stored-frame pixels (x, y moved;
     z kept; points absent in `keypoint_present` (T, K), when given, stay 0). Hand crops are not
     touched (they are crops of their own).
     """
@@ -167,9 +168,12 @@ def crop_sample(sample: dict[str, np.ndarray], box: CropBox, fit: tuple[np.ndarr
             out[key] = _crop_channels_last(out[key], box)
     if "flow" in out:
         out["flow"] = _crop_channels_last(out["flow"], box) / np.float32(box.side)
-    if "heatmaps" in out:
-        hm = torch.from_numpy(np.ascontiguousarray(out["heatmaps"], np.float32))
-        out["heatmaps"] = crop_images(hm, box).numpy()
+    if "heatmaps" in out:  # float32, or as stored (uint8 codes rounded back, as frames are; float16)
+        stored = out["heatmaps"]
+        cropped = crop_images(torch.from_numpy(np.ascontiguousarray(stored, np.float32)), box)
+        if stored.dtype == np.uint8:
+            cropped = cropped.round().clamp(0, 255).to(torch.uint8)
+        out["heatmaps"] = cropped.numpy().astype(stored.dtype, copy=False)
     if "keypoints" in out:
         out["keypoints"] = crop_keypoints_3d(out["keypoints"], box, fit, out.get("keypoint_present"))
     return out
@@ -188,6 +192,14 @@ def crop_keypoints_3d(
             np.copyto(moved[..., c], 0, where=absent)
     kp[..., :2] = moved
     return kp
+
+
+def heatmaps_to_float(heatmaps: torch.Tensor, heatmap_scale: torch.Tensor) -> torch.Tensor:
+    """Stored heatmaps of a batch (`ShardDataset(heatmap_dtype="stored")`: (B, T, K, H, W) uint8 codes
+    or float16) -> float32 confidences, on the batch's device: value * heatmap_scale ((B,) per sample).
+    The same float32 products as the dataset's default items."""
+    scale = heatmap_scale.to(heatmaps.device, torch.float32).reshape((-1,) + (1,) * (heatmaps.ndim - 1))
+    return heatmaps.to(torch.float32) * scale
 
 
 class HeatmapBatchTransform(torch.nn.Module):

@@ -16,6 +16,7 @@ from signprep.data import (
     HeatmapBatchTransform,
     SameGlossPairSampler,
     ShardDataset,
+    heatmaps_to_float,
 )
 from signprep.kernels.frame_fit import FrameFit
 from signprep.kernels.gaussian_heatmaps import render_heatmaps_np
@@ -162,6 +163,34 @@ def test_crop_augmentation_moves_stored_heatmap_peaks_with_the_keypoints(run, re
                     assert abs(col + 0.5 - x) <= 1.0 and abs(row + 0.5 - y) <= 1.0, (i, t, k, (col, row), (x, y))
                     checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_stored_heatmaps_leave_the_worker_as_stored_and_convert_on_the_device(all_stages_run, device):
+    out_dir, _ = all_stages_run
+    float_items = ShardDataset(out_dir, modalities=("heatmaps",), clip_len=8, sampling="random", seed=2)
+    stored_items = ShardDataset(out_dir, modalities=("heatmaps",), clip_len=8, sampling="random", seed=2,
+                                heatmap_dtype="stored")  # fmt: skip
+    batch = next(iter(DataLoader(stored_items, batch_size=2)))
+    with ShardReader(out_dir) as reader:
+        for i, sid in enumerate(batch["sample_id"]):
+            stored = reader[sid].read("heatmaps")[batch["frame_indices"][i].numpy()]
+            assert batch["heatmaps"][i].dtype == torch.uint8
+            np.testing.assert_array_equal(batch["heatmaps"][i].numpy(), stored)  # the stored codes themselves
+            assert batch["heatmap_scale"][i] == np.float32(reader[sid].attrs["heatmap_scale"])
+    on_device = heatmaps_to_float(batch["heatmaps"].to(device), batch["heatmap_scale"])
+    reference = next(iter(DataLoader(float_items, batch_size=2)))["heatmaps"]
+    assert on_device.device.type == device and torch.equal(on_device.cpu(), reference)  # the same float32 values
+    # augmented: the crop runs in float and the codes are rounded back, within half a code of the float crop
+    augmented = [ShardDataset(out_dir, modalities=("heatmaps",), clip_len=8, augment=True, seed=5, heatmap_dtype=d)
+                 for d in ("float32", "stored")]  # fmt: skip
+    for i in range(len(augmented[0])):
+        exact, rounded = augmented[0][i]["heatmaps"], augmented[1][i]
+        assert rounded["heatmaps"].dtype == torch.uint8
+        back = heatmaps_to_float(rounded["heatmaps"][None], rounded["heatmap_scale"][None])[0]
+        assert (back - exact).abs().max() <= 0.5 * rounded["heatmap_scale"] + 1e-7
+    with pytest.raises(ValueError, match="heatmap_dtype"):
+        ShardDataset(out_dir, heatmap_dtype="float16")
 
 
 def test_frame_dataset_yields_valid_crops_with_keypoints_inside(all_stages_run):
