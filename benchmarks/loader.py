@@ -18,6 +18,10 @@ each read three ways:
     with LZ4 (`storage.compression: lz4`, the opt-in plugin codec: `pip install 'signprep[lz4]'`);
   - raw h5py reads of the same whole samples from the old shards (the I/O and decompression
     figure the issue quoted);
+and, as a training loop sees them, keypoint clips through torch's DataLoader with one worker (wall
+time, batches of 10 and 64, the two tensor-sharing strategies of torch.multiprocessing) beside the
+same DataLoader over a dataset that hands out a ready item (the DataLoader's own ceiling: each
+batched tensor crosses to the main process through shared memory);
 against re-decoding and re-estimating every video (decode + Holistic + the derived stages,
 one worker): what training without shards would cost.
 Paths are timed in alternating order, `--rounds` rounds of `--seconds` of CPU time each (the
@@ -40,6 +44,8 @@ from pathlib import Path
 
 import h5py
 import torch
+import torch.multiprocessing
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from signprep.data import HeatmapBatchTransform, ShardDataset
 from signprep.data.reference_clips import reference_item
@@ -180,6 +186,8 @@ def main() -> None:
             f.close()
         old_reader.close()
 
+        dataloader_rates(kp_new, args.seconds)
+
         # renderers alone: a batch of 8 clips x 32 frames x 79 keypoints at 64x64
         xy = torch.rand(8, 32, 79, 2) * torch.tensor([640.0, 360.0])
         numpy_rate = rate(lambda: render_heatmaps_np(xy.numpy(), size=(64, 64), sigma=2.0, frame_size=(360, 640)),
@@ -201,6 +209,49 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ReadyItem(Dataset):
+    """Hands out copies of one item: what a DataLoader costs with nothing to read."""
+
+    def __init__(self, item: dict) -> None:
+        self.item = item
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int) -> dict:
+        return {k: (v.clone() if torch.is_tensor(v) else v) for k, v in self.item.items()}
+
+
+def dataloader_rate(dataset: Dataset, batch_size: int, seconds: float) -> float:
+    """Samples/s (wall) of a one-worker DataLoader, after its first batch."""
+    sampler = RandomSampler(dataset, replacement=True, num_samples=2**31 - 1)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=1, multiprocessing_context="fork")
+    it, n = iter(loader), 0
+    next(it)
+    t = time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        n += len(next(it)["label"])
+    rate = n / (time.perf_counter() - t)
+    del it, loader
+    return rate
+
+
+def dataloader_rates(keypoints: ShardDataset, seconds: float) -> None:
+    ready = ReadyItem(keypoints[0])
+    tensors = sum(torch.is_tensor(v) for v in ready.item.values())
+    print(f"\n[DataLoader] keypoint clips/s through torch's DataLoader, 1 worker, wall ({tensors} tensors an item)")
+    print(f"{'sharing strategy':<18} {'batch':>5} {'ShardDataset':>13} {'ready item (ceiling)':>21}")
+    default = torch.multiprocessing.get_sharing_strategy()
+    try:
+        for strategy in ("file_descriptor", "file_system"):
+            torch.multiprocessing.set_sharing_strategy(strategy)
+            for batch in (10, 64):
+                ours, ceiling = dataloader_rate(keypoints, batch, seconds), dataloader_rate(ready, batch, seconds)
+                print(f"{strategy:<18} {batch:>5} {ours:13.0f} {ceiling:21.0f}")
+    finally:
+        torch.multiprocessing.set_sharing_strategy(default)
 
 
 if __name__ == "__main__":
