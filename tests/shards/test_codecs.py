@@ -13,6 +13,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from signprep.cli import app
@@ -122,3 +123,30 @@ def test_a_foreign_codec_is_named_and_read_through_h5py(tmp_path: Path):
         ds = f.create_dataset("x", data=frames, chunks=(1, 6, 5), shuffle=True, **hdf5plugin.Zstd())
         assert codec_name(ds) == "filter 32015" and chunk_decoder(ds) is None
         np.testing.assert_array_equal(read_frames(ds, np.array([3, 1])), frames[[3, 1]])
+
+
+def test_an_extraction_stored_with_lz4_reads_like_the_default(records, write_pipeline, read_samples, tmp_path: Path):
+    from signprep.data import ShardDataset
+    from signprep.extraction.pipeline import load_pipeline
+    from signprep.extraction.runner import run_extract
+    from signprep.manifests import Manifest
+
+    stages = {"frames": {"size": [48, 48]}}  # keypoints (on by default) and a small image modality
+    manifest = Manifest([records["90029"]])
+    outs = {}
+    for codec in ("gzip", "lz4"):
+        file = write_pipeline(
+            tmp_path / f"{codec}.yaml", decode={"fps": 8}, stages=stages, storage={"compression": codec}
+        )
+        summary = run_extract(manifest, load_pipeline(file), tmp_path / codec, workers=1, progress=False)
+        assert summary.exit_code == 0 and summary.done_now == 1, summary.render()
+        outs[codec] = tmp_path / codec
+    assert verify_dir(outs["lz4"]).codecs.keys() == {"lz4"}
+    gzip_data, lz4_data = read_samples(outs["gzip"]), read_samples(outs["lz4"])
+    assert gzip_data.keys() == lz4_data.keys() == {"90029"}
+    for name, array in gzip_data["90029"].items():
+        np.testing.assert_array_equal(lz4_data["90029"][name], array, err_msg=name)
+    items = [ShardDataset(outs[c], modalities=("keypoints", "frames"), clip_len=8, augment=True, seed=3)[0]
+             for c in ("gzip", "lz4")]  # fmt: skip
+    for key, value in items[0].items():
+        assert torch.equal(items[1][key], value) if torch.is_tensor(value) else items[1][key] == value, key
