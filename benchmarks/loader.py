@@ -45,7 +45,8 @@ from pathlib import Path
 import h5py
 import torch
 import torch.multiprocessing
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from step_rate import loader_rate  # benchmarks/step_rate.py: the script's own folder is on sys.path
+from torch.utils.data import Dataset
 
 from signprep.data import HeatmapBatchTransform, ShardDataset
 from signprep.data.reference_clips import reference_item
@@ -224,20 +225,6 @@ class ReadyItem(Dataset):
         return {k: (v.clone() if torch.is_tensor(v) else v) for k, v in self.item.items()}
 
 
-def dataloader_rate(dataset: Dataset, batch_size: int, seconds: float) -> float:
-    """Samples/s (wall) of a one-worker DataLoader, after its first batch."""
-    sampler = RandomSampler(dataset, replacement=True, num_samples=2**31 - 1)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=1, multiprocessing_context="fork")
-    it, n = iter(loader), 0
-    next(it)
-    t = time.perf_counter()
-    while time.perf_counter() - t < seconds:
-        n += len(next(it)["label"])
-    rate = n / (time.perf_counter() - t)
-    del it, loader
-    return rate
-
-
 def dataloader_rates(keypoints: ShardDataset, seconds: float) -> None:
     ready = ReadyItem(keypoints[0])
     tensors = sum(torch.is_tensor(v) for v in ready.item.values())
@@ -248,7 +235,7 @@ def dataloader_rates(keypoints: ShardDataset, seconds: float) -> None:
         for strategy in ("file_descriptor", "file_system"):
             torch.multiprocessing.set_sharing_strategy(strategy)
             for batch in (10, 64):
-                ours, ceiling = dataloader_rate(keypoints, batch, seconds), dataloader_rate(ready, batch, seconds)
+                ours, ceiling = (loader_rate(d, batch, 1, seconds) for d in (keypoints, ready))
                 print(f"{strategy:<18} {batch:>5} {ours:13.0f} {ceiling:21.0f}")
     finally:
         torch.multiprocessing.set_sharing_strategy(default)
