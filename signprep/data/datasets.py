@@ -240,8 +240,9 @@ class ShardDataset(_LazyReader, Dataset):
 
     keypoint_cache_mb: each process (each DataLoader worker) keeps the decompressed keypoints of
     the samples it read, for the points it uses, up to this many MiB (`keypoint_cache.KeypointCache`:
-    17 bytes per point and frame, ~1.8 GB for full WLASL's 79 points; 0 turns it off). Items are
-    the same with or without it; with it, clips of a cached sample are cut from memory.
+    17 bytes per point and frame, ~1.8 GB for full WLASL's 79 points; 18 with `fill_gaps`, which
+    then fills each cached sample once; 0 turns it off). Items are the same with or without it;
+    with it, clips of a cached sample are cut from memory.
     """
 
     def __init__(
@@ -389,21 +390,28 @@ class ShardDataset(_LazyReader, Dataset):
         return info
 
     def _keypoints(self, sid: str, info: _SampleInfo, idx: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(keypoints (T, P, 3), confidence (T, P), present (T, P)) of clip frames `idx`, points `info.points`."""
+        """(keypoints (T, P, 3), confidence (T, P), present (T, P)) of clip frames `idx`, points
+        `info.points`, and with `fill_gaps` the gaps filled and `keypoint_filled` (T, P) fourth."""
         cached = self._cache.get(sid) if self._cache.max_bytes else None
         if cached is None:
             group, points = info.group, info.points
             n_points = len(points) if isinstance(points, np.ndarray) else group["keypoints"].shape[1]
+            per_point = BYTES_PER_POINT_FRAME + (1 if self.fill_gaps else 0)  # + the filled flag
             # a sample that fits is read whole, once; its later clips come from memory
-            if self._cache.fits(info.num_frames * n_points * BYTES_PER_POINT_FRAME):
+            if self._cache.fits(info.num_frames * n_points * per_point):
+                arrays = [group[n][()] for n in KEYPOINT_DATASETS]
+                if self.fill_gaps:  # over the whole layout: the filling knows hands and face by it
+                    arrays = fill_keypoint_gaps(*arrays, self.fill_gaps)
                 # C order: numpy's fancy index along axis 1 returns a time-strided copy, on which
                 # every clip's take along time ran 5-10x slower
-                whole = CachedKeypoints(*(np.ascontiguousarray(group[n][()][:, points]) for n in KEYPOINT_DATASETS))
+                whole = CachedKeypoints(*(np.ascontiguousarray(a[:, points]) for a in arrays))
                 self._cache.add(sid, whole)
                 cached = whole
+            elif self.fill_gaps:
+                return self._filled_keypoints(info, idx)
             else:
                 return tuple(np.ascontiguousarray(read_frames(group[n], idx)[:, points]) for n in KEYPOINT_DATASETS)
-        return tuple(np.take(a, idx, axis=0) for a in cached)
+        return tuple(np.take(a, idx, axis=0) for a in cached.arrays)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sid, entry = self.sample_ids[index], self.entries[index]
@@ -416,13 +424,11 @@ class ShardDataset(_LazyReader, Dataset):
             idx = sample_clip_indices(info.num_frames, self.clip_len, self.sampling, rng, self.pad, speed)
 
         sample: dict[str, np.ndarray] = {}
-        if "keypoints" in self.modalities and self.fill_gaps:
-            kp, confidence, present, filled = self._filled_keypoints(info, idx)
+        if "keypoints" in self.modalities:
+            kp, confidence, present, *filled = self._keypoints(sid, info, idx)
             sample.update(keypoints=kp, keypoint_confidence=confidence, keypoint_present=present)
-            sample["keypoint_filled"] = filled
-        elif "keypoints" in self.modalities:
-            kp, confidence, present = self._keypoints(sid, info, idx)
-            sample.update(keypoints=kp, keypoint_confidence=confidence, keypoint_present=present)
+            if filled:  # fill_gaps
+                sample["keypoint_filled"] = filled[0]
         for name in IMAGE_MODALITIES:
             if name in self.modalities:
                 sample[name] = read_frames(info.group[name], idx)
@@ -480,12 +486,12 @@ class ShardDataset(_LazyReader, Dataset):
 
     def _filled_keypoints(self, info: _SampleInfo, idx: np.ndarray) -> tuple[np.ndarray, ...]:
         """The clip's keypoint arrays (points `info.points`) with gaps of up to `fill_gaps` frames
-        filled, and `keypoint_filled`.
+        filled, and `keypoint_filled`, for a sample the cache has no room for.
 
         Reads `fill_gaps` frames more on each side of the clip's span, every point (the filling
-        knows the hands and face by the whole layout), past the cache (filling is opt-in): every
-        gap that short and touching the clip has its bounding frames there, so the result equals
-        filling the whole sample."""
+        knows the hands and face by the whole layout): every gap that short and touching the clip
+        has its bounding frames there, so the result equals filling the whole sample, as the
+        cached path does."""
         n = self.fill_gaps
         lo, hi = max(0, int(idx.min()) - n), min(info.num_frames, int(idx.max()) + 1 + n)
         span = np.arange(lo, hi)

@@ -3,7 +3,8 @@
 What one entry holds: the whole sample's `keypoints` (T, P, 3) float32, `keypoint_confidence`
 (T, P) float32 and `keypoint_present` (T, P) bool for the P stored points a dataset keeps
 (its subset plus the two shoulders the normalisation needs): 17 bytes per point and frame,
-exact copies of the stored values. Sizes: a 32-frame clip's worth is 43 KB for the
+exact copies of the stored values; with gap filling (`ShardDataset(fill_gaps=N)`) the values
+filled over the whole sample and a `filled` flag (18 bytes). Sizes: a 32-frame clip's worth is 43 KB for the
 SignVTCL 79 points; full WLASL (21,083 videos, ~1.34M frames) is ~1.8 GB for those 79
 points and ~12.4 GB for all 543.
 
@@ -28,10 +29,15 @@ class CachedKeypoints(NamedTuple):
     keypoints: np.ndarray  # (T, P, 3) float32, read-only
     confidence: np.ndarray  # (T, P) float32, read-only
     present: np.ndarray  # (T, P) bool, read-only
+    filled: np.ndarray | None = None  # (T, P) bool, read-only: points gap filling made present
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(a for a in self if a is not None)
 
     @property
     def nbytes(self) -> int:
-        return self.keypoints.nbytes + self.confidence.nbytes + self.present.nbytes
+        return sum(a.nbytes for a in self.arrays)
 
 
 class KeypointCache:
@@ -62,7 +68,7 @@ class KeypointCache:
         """Keep `entry` if it fits under the bound; returns whether it was kept."""
         if sample_id in self._entries or not self.fits(entry.nbytes):
             return False
-        for a in entry:
+        for a in entry.arrays:
             a.setflags(write=False)  # clips are cut by fancy indexing (copies): nothing may write here
         self._entries[sample_id] = entry
         self.nbytes += entry.nbytes

@@ -100,7 +100,7 @@ def test_the_cache_stays_under_its_bound(dsft_shards):
     [ds[i] for i in range(len(ds))]
     sizes = sorted(e.nbytes for e in one._entries.values())
     # C order along time: clips are cut by rows (a time-strided copy made every clip 5-10x slower)
-    assert all(a.flags.c_contiguous for e in one._entries.values() for a in e)
+    assert all(a.flags.c_contiguous for e in one._entries.values() for a in e.arrays)
     # room for the smallest sample only: the others are read clip by clip, with the same items
     small = ShardDataset(dsft_shards, keypoint_subset="signvtcl79", keypoint_cache_mb=(sizes[0] + 1) / 2**20)
     with ShardReader(dsft_shards) as reader:

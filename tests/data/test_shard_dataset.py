@@ -226,14 +226,16 @@ def test_quality_bounds_choose_the_samples_the_reader_chooses(pairs_run):
         ShardDataset(pairs_run, min_quality={"hands": 0.5})
 
 
-def test_filled_gaps_equal_filling_the_whole_sample(pairs_run):
+@pytest.mark.parametrize("cache_mb", [1024, 0], ids=["cached", "no-cache"])
+def test_filled_gaps_equal_filling_the_whole_sample(pairs_run, cache_mb):
     from signprep.kernels.keypoint_gaps import fill_keypoint_gaps
 
-    ds = ShardDataset(pairs_run, clip_len=8, sampling="random", seed=3, normalize_keypoints=False, fill_gaps=4)
+    ds = ShardDataset(pairs_run, clip_len=8, sampling="random", seed=3, normalize_keypoints=False, fill_gaps=4,
+                      keypoint_cache_mb=cache_mb)  # fmt: skip
     plain = ShardDataset(pairs_run, clip_len=8, sampling="random", seed=3, normalize_keypoints=False)
     filled_any = 0
     with ShardReader(pairs_run) as reader:
-        for i in range(len(ds)):
+        for i in list(range(len(ds))) * 2:  # the second pass from the cache, when on
             item, raw = ds[i], plain[i]
             view = reader[item["sample_id"]]
             kp, conf, present, filled = fill_keypoint_gaps(
@@ -251,3 +253,9 @@ def test_filled_gaps_equal_filling_the_whole_sample(pairs_run):
             filled_any += int(filled.any())
     assert filled_any > 0  # the real hands of these clips have gaps of up to 4 stored frames
     assert "keypoint_filled" not in plain[0]
+    cache = ds.keypoint_cache
+    if cache_mb:  # each sample filled once: 18 bytes per point and frame
+        assert (len(cache), cache.hits) == (len(ds), len(ds))
+        assert cache.nbytes == sum(e["num_frames"] for e in ds.entries) * 543 * 18
+    else:
+        assert len(cache) == cache.hits == 0
