@@ -52,7 +52,7 @@ from signprep.data.transforms import (
 from signprep.kernels.flow_encoding import decode_flow_uint8
 from signprep.kernels.keypoint_gaps import fill_keypoint_gaps
 from signprep.shards import ShardReader
-from signprep.shards.codecs import chunk_decoder
+from signprep.shards.codecs import DECODE_ERRORS, chunk_decoder
 
 IMAGE_MODALITIES = ("frames", "heatmaps", "flow", "flow_rgb", "person_mask", "background_removed")
 MODALITIES = ("keypoints", "hand_crops") + IMAGE_MODALITIES
@@ -145,6 +145,9 @@ class _SampleInfo:
 def read_frames(ds: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
     """`ds[idx]` along the time axis, decompressing only the chunks that hold a wanted frame, once each.
 
+    A chunk that does not decode (a damaged shard: `signprep verify` finds it) raises OSError naming
+    the file, the dataset and the frames.
+
     idx: (T,) int indices in any order, repeats allowed. Chunks of one frame (image modalities
     under the default `storage.chunk_kib`) stored raw, with gzip or with LZ4 (+ shuffle) are fetched
     with `read_direct_chunk` and decoded here (zlib-ng, lz4, numpy): h5py's own read of one frame costs
@@ -152,6 +155,14 @@ def read_frames(ds: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
     per touched chunk, covering that chunk's wanted frames (h5py's fancy indexing, and HDF5's
     unions of hyperslabs, measured 3-30x slower than reading the whole span).
     """
+    try:
+        return _read_frames(ds, idx)
+    except DECODE_ERRORS as e:
+        frames = f"{int(np.min(idx))}-{int(np.max(idx))}" if len(idx) else "none"
+        raise OSError(f"{ds.file.filename}: {ds.name}, frames {frames}: stored data does not decode ({e})") from e
+
+
+def _read_frames(ds: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
     wanted = np.unique(idx)
     decode = _frame_decoder(ds)
     if decode is not None:

@@ -39,6 +39,10 @@ CODEC_READERS = {
 _FILTER_CODECS = {GZIP_FILTER: "gzip", LZF_FILTER: "lzf", LZ4_FILTER: "lz4"}
 
 
+# what a damaged chunk raises in `chunk_decoder`'s decoders or in h5py's own reads
+DECODE_ERRORS = (OSError, ValueError, zlib_ng.error)
+
+
 class CodecUnavailable(ValueError):
     """A codec's filter is not installed; the message says what to install."""
 
@@ -105,14 +109,17 @@ def decode_lz4_chunk(raw: bytes) -> bytes:
     compression would not have saved (compressed size == the block's size)."""
     import lz4.block
 
-    total, block = struct.unpack_from(">QI", raw, 0)
-    pos, parts, left = 12, [], total
-    while left > 0:
-        size = min(block, left)
-        (stored,) = struct.unpack_from(">I", raw, pos)
-        pos += 4
-        chunk = raw[pos : pos + stored]
-        parts.append(chunk if stored == size else lz4.block.decompress(chunk, uncompressed_size=size))
-        pos += stored
-        left -= size
+    try:
+        total, block = struct.unpack_from(">QI", raw, 0)
+        pos, parts, left = 12, [], total
+        while left > 0:
+            size = min(block, left)
+            (stored,) = struct.unpack_from(">I", raw, pos)
+            pos += 4
+            chunk = raw[pos : pos + stored]
+            parts.append(chunk if stored == size else lz4.block.decompress(chunk, uncompressed_size=size))
+            pos += stored
+            left -= size
+    except (struct.error, lz4.block.LZ4BlockError) as e:
+        raise ValueError(f"not a chunk of the HDF5 LZ4 filter ({e})") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from signprep.cli import app
 from signprep.data.datasets import read_frames
 from signprep.shards import ShardReader
-from signprep.shards.codecs import chunk_decoder, codec_name, decode_lz4_chunk
+from signprep.shards.codecs import chunk_decoder, codec_name, dataset_filters, decode_lz4_chunk
 from signprep.shards.repack import repack
 from signprep.shards.verify import verify_dir
 from signprep.shards.writer import Storage
@@ -150,3 +150,17 @@ def test_an_extraction_stored_with_lz4_reads_like_the_default(records, write_pip
              for c in ("gzip", "lz4")]  # fmt: skip
     for key, value in items[0].items():
         assert torch.equal(items[1][key], value) if torch.is_tensor(value) else items[1][key] == value, key
+
+
+@pytest.mark.parametrize("codec,frames_per_chunk", [("gzip", 1), ("lz4", 1), ("gzip", 2)])
+def test_a_damaged_chunk_is_named(tmp_path: Path, codec, frames_per_chunk):
+    frames = np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    path = tmp_path / "damaged.h5"
+    with h5py.File(path, "w") as f:
+        chunks = (frames_per_chunk, 16, 16, 3)
+        ds = f.create_dataset("frames", data=frames, chunks=chunks, **dataset_filters(codec, 1))
+        ds.id.write_direct_chunk((2, 0, 0, 0), b"\x00\x01 not a compressed chunk")  # the chunk of frame 2
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(read_frames(f["frames"], np.array([0, 1])), frames[:2])  # the others read
+        with pytest.raises(OSError, match=r"damaged\.h5: /frames, frames 1-3: stored data does not decode"):
+            read_frames(f["frames"], np.array([3, 1, 2]))
