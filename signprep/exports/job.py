@@ -34,6 +34,7 @@ from signprep import __version__
 from signprep.atomic import atomic_write_text, remove_stale_temps_in
 from signprep.exports.format import Exported, ExportError, ExportFormat, sample_file_name
 from signprep.extraction.lock import OutputLock
+from signprep.interrupts import sigterm_as_interrupt
 from signprep.manifests.names import shown_name
 from signprep.manifests.records import ManifestError, check_sample_id
 from signprep.shards.reader import ShardReader
@@ -171,7 +172,8 @@ def run_export(
         rows: dict[str, Any] = {}
         t0 = time.perf_counter()
         try:
-            _run(todo, fmt, shards, dest, workers, progress, summary, rows)
+            with sigterm_as_interrupt():  # a scheduler's stop keeps the finished files, as Ctrl-C does
+                _run(todo, fmt, shards, dest, workers, progress, summary, rows)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:

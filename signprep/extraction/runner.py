@@ -36,6 +36,7 @@ from signprep.extraction.lock import OutputLock
 from signprep.extraction.native_logs import send_native_logs_to
 from signprep.extraction.pipeline import PipelineConfig, check_pose_source
 from signprep.extraction.sample import SampleResult, extract_sample, storage_of
+from signprep.interrupts import sigterm_as_interrupt
 from signprep.manifests.names import printable, shown_name
 from signprep.manifests.records import Manifest, RejectedEntry, SampleRecord, write_manifest
 from signprep.shards.index import ShardIndex, output_conflict
@@ -209,7 +210,8 @@ def run_extract(
         try:
             # started only if there is work
             start_backend = partial(open_backend, backend, workers, address, str(out_dir / LOGS_DIR / "cluster.log"))
-            _run_parallel(todo, pipeline, out_dir, packer, summary, progress, on_result, start_backend)
+            with sigterm_as_interrupt():  # a scheduler's stop keeps the finished samples, as Ctrl-C does
+                _run_parallel(todo, pipeline, out_dir, packer, summary, progress, on_result, start_backend)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -302,3 +303,36 @@ def test_the_run_summary_is_written_for_scripts(reference_run):
     out, summary, _ = reference_run
     data = json.loads((out / "extract_summary.json").read_text())
     assert data["done_now"] == summary.done_now and data["exit_code"] == 0 and data["missing"] == []
+
+
+# ----------------------------------------------------------------- SIGTERM (a scheduler's stop)
+def test_sigterm_keeps_the_finished_samples_writes_the_summary_and_exits_130(
+    tmp_path: Path, small_manifest, write_pipeline
+):
+    manifest_file = tmp_path / "manifest.jsonl"
+    write_manifest(small_manifest.records, manifest_file)
+    # one part per shard: the first finished sample is packed (indexed) at once
+    pipeline_file = write_pipeline(tmp_path / "small-shards.yaml", storage={"max_shard_mb": 0.05})
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "signprep.cli", "extract", "--manifest", str(manifest_file), "--out", str(out)]
+    cmd += ["--pipeline", str(pipeline_file), "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not list(out.glob("shard-*.h5")):
+            assert time.monotonic() < deadline, "no shard after 120 s"
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before the stop: nothing left to interrupt"
+        proc.send_signal(signal.SIGTERM)  # what Slurm sends at the time limit, before SIGKILL
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "interrupted: finished samples were kept" in output
+    summary = json.loads((out / "extract_summary.json").read_text())
+    index = ShardIndex.load(out)
+    assert summary["interrupted"] is True and summary["exit_code"] == 130
+    assert 1 <= len(index.samples) < len(small_manifest.records)  # the finished ones, not the rest
+    assert not list(out.rglob("*.tmp"))
+    assert verify_dir(out).ok
