@@ -9,6 +9,7 @@ import typer
 
 from signprep.commands import fail
 from signprep.commands.options import ShardsArg, shard_dir
+from signprep.interrupts import sigterm_as_interrupt
 
 SAMPLES_BY_DEFAULT = 3  # without --sample: the first few samples of the index
 
@@ -39,11 +40,12 @@ def render(
         unknown = [s for s in ids if s not in reader]
         if unknown:
             raise fail(f"no such samples in {root}: {', '.join(unknown)}")
-        for sample_id in ids:
-            view = reader[sample_id]
-            png = out / f"{output_file_stem(sample_id)}.png"
-            write_png(contact_sheet(view, reader.index.pipeline, columns), png)
-            typer.echo(f"{sample_id}: {png}")
-            if mp4:
-                video = write_mp4(view, reader.index.pipeline, out / f"{output_file_stem(sample_id)}.mp4")
-                typer.echo(f"{sample_id}: {video}")
+        with sigterm_as_interrupt():  # a stop mid-write removes the file's temp (the atomic write's cleanup)
+            for sample_id in ids:
+                view = reader[sample_id]
+                png = out / f"{output_file_stem(sample_id)}.png"
+                write_png(contact_sheet(view, reader.index.pipeline, columns), png)
+                typer.echo(f"{sample_id}: {png}")
+                if mp4:
+                    video = write_mp4(view, reader.index.pipeline, out / f"{output_file_stem(sample_id)}.mp4")
+                    typer.echo(f"{sample_id}: {video}")

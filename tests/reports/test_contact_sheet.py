@@ -76,3 +76,29 @@ def test_the_face_is_drawn_as_its_contours_not_its_points():
     assert not drawn[175:185, 95:105].any()  # the pose's nose: left out beside the mesh
     present[face0 : face0 + 468] = False
     assert draw_keypoints(frame, xy, present, layout)[180, 100].any()  # without the mesh it is drawn
+
+
+def test_a_render_stopped_by_sigterm_leaves_no_temp_file(all_stages_run, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out, _ = all_stages_run
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "signprep.cli", "render", str(out), "-s", "90029", "-s", "90012", "--mp4"]
+    proc = subprocess.Popen(cmd + ["--out", str(tmp_path)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and not list(tmp_path.glob("*.mp4*.tmp")):  # an MP4 being written
+            assert time.monotonic() < deadline, "no MP4 write began within 60 s"
+            time.sleep(0.005)
+        assert proc.poll() is None, "the render ended before the stop"
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode not in (0, -signal.SIGTERM), output  # stopped, as on Ctrl-C, not killed outright
+    assert not list(tmp_path.glob("*.tmp")), sorted(p.name for p in tmp_path.iterdir())
