@@ -311,7 +311,7 @@ def test_sigterm_keeps_the_finished_samples_writes_the_summary_and_exits_130(
 ):
     manifest_file = tmp_path / "manifest.jsonl"
     write_manifest(small_manifest.records, manifest_file)
-    # one part per shard: the first finished sample is packed (indexed) at once
+    # one part per shard: each finished sample is packed (indexed) at once
     pipeline_file = write_pipeline(tmp_path / "small-shards.yaml", storage={"max_shard_mb": 0.05})
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "signprep.cli", "extract", "--manifest", str(manifest_file), "--out", str(out)]
@@ -319,8 +319,9 @@ def test_sigterm_keeps_the_finished_samples_writes_the_summary_and_exits_130(
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
-        while proc.poll() is None and not list(out.glob("shard-*.h5")):
-            assert time.monotonic() < deadline, "no shard after 120 s"
+        # a sample indexed (a shard alone can be mid-pack: renamed, the index not yet written)
+        while proc.poll() is None and not ((out / INDEX_NAME).exists() and ShardIndex.load(out).samples):
+            assert time.monotonic() < deadline, "no sample indexed after 120 s"
             time.sleep(0.01)
         assert proc.poll() is None, "the run ended before the stop: nothing left to interrupt"
         proc.send_signal(signal.SIGTERM)  # what Slurm sends at the time limit, before SIGKILL
