@@ -109,17 +109,22 @@ def _files(out: Path, with_tmp: bool = False) -> set[str]:
     return names
 
 
+def _extract_command(tmp_path: Path, manifest: Manifest, pipeline_file: Path, out: Path, workers: int) -> list[str]:
+    """`signprep extract` of `manifest` (written to tmp_path/manifest.jsonl) as a command line."""
+    manifest_file = tmp_path / "manifest.jsonl"
+    write_manifest(manifest.records, manifest_file)
+    cmd = [sys.executable, "-m", "signprep.cli", "extract", "--manifest", str(manifest_file), "--out", str(out)]
+    return cmd + ["--pipeline", str(pipeline_file), "--workers", str(workers), "--no-progress"]
+
+
 def test_sigkill_at_several_moments_then_resume_equals_an_uninterrupted_run(
     tmp_path: Path, reference_run, small_manifest, write_pipeline, read_samples
 ):
     ref_out, _, _ = reference_run
-    manifest_file = tmp_path / "manifest.jsonl"
-    write_manifest(small_manifest.records, manifest_file)
     # two parts per shard: a kill can leave finished-but-unpacked parts as well as shards
     pipeline_file = write_pipeline(tmp_path / "pairs.yaml", storage={"max_shard_mb": 0.4})
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "signprep.cli", "extract", "--manifest", str(manifest_file), "--out", str(out)]
-    cmd += ["--pipeline", str(pipeline_file), "--workers", "2", "--no-progress"]
+    cmd = _extract_command(tmp_path, small_manifest, pipeline_file, out, workers=2)
     expected = sorted(r.sample_id for r in small_manifest.records)
 
     # (wait for, extra delay): a finished part/shard; the first sign of any write (a *.tmp
@@ -309,13 +314,10 @@ def test_the_run_summary_is_written_for_scripts(reference_run):
 def test_sigterm_keeps_the_finished_samples_writes_the_summary_and_exits_130(
     tmp_path: Path, small_manifest, write_pipeline
 ):
-    manifest_file = tmp_path / "manifest.jsonl"
-    write_manifest(small_manifest.records, manifest_file)
     # one part per shard: each finished sample is packed (indexed) at once
     pipeline_file = write_pipeline(tmp_path / "small-shards.yaml", storage={"max_shard_mb": 0.05})
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "signprep.cli", "extract", "--manifest", str(manifest_file), "--out", str(out)]
-    cmd += ["--pipeline", str(pipeline_file), "--workers", "1", "--no-progress"]
+    cmd = _extract_command(tmp_path, small_manifest, pipeline_file, out, workers=1)
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
