@@ -37,7 +37,7 @@ from zlib_ng import zlib_ng
 from signprep.data.clips import sample_clip_indices
 from signprep.data.datasets import read_frames
 from signprep.shards import ShardReader
-from signprep.shards.codecs import chunk_decoder, dataset_filters
+from signprep.shards.codecs import dataset_filters, decode_lz4_chunk
 from signprep.shards.writer import chunk_frames
 
 ONE_FRAME_ABOVE = 8 * 1024  # the default storage.one_frame_chunks_above_kib
@@ -139,7 +139,7 @@ def main() -> None:
 def inflate_rates(data: dict[str, list[np.ndarray]]) -> None:
     """CPU us to inflate one one-frame chunk of each image modality: zlib, zlib-ng (gzip 1) and lz4."""
     print("\n[inflate] CPU us per one-frame chunk (median of 5 passes over every chunk)")
-    inflaters = {"gzip 1, zlib": zlib.decompress, "gzip 1, zlib-ng": zlib_ng.decompress}
+    inflaters = {"gzip 1, zlib": zlib.decompress, "gzip 1, zlib-ng": zlib_ng.decompress, "lz4": decode_lz4_chunk}
     for name, arrays in data.items():
         if name.startswith("keypoint"):
             continue
@@ -151,8 +151,6 @@ def inflate_rates(data: dict[str, list[np.ndarray]]) -> None:
                     ds = f.create_dataset(f"{codec}{i}", data=a, chunks=(1,) + a.shape[1:], **filters)
                     raws = [ds.id.read_direct_chunk((t,) + (0,) * (a.ndim - 1))[1] for t in range(len(a))]
                     chunks.setdefault(codec, []).extend(raws)
-                    if codec == "lz4":
-                        inflaters.setdefault("lz4", chunk_decoder(ds))
         cells = []
         for label, inflate in inflaters.items():
             raws = chunks["lz4" if label == "lz4" else "gzip"]

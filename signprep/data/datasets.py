@@ -192,9 +192,7 @@ def _frame_decoder(ds: h5py.Dataset):
     or without shuffle: `shards.codecs.chunk_decoder`); else None."""
     if ds.chunks is None or ds.chunks[0] != 1 or ds.chunks[1:] != ds.shape[1:]:
         return None
-    if ds.fletcher32 or ds.scaleoffset is not None:
-        return None
-    inflate = chunk_decoder(ds)
+    inflate = chunk_decoder(ds)  # None for any other filter (fletcher32, scale-offset, a plugin's)
     if inflate is None:
         return None
     dtype, shape, size = ds.dtype, ds.shape[1:], ds.dtype.itemsize

@@ -80,10 +80,10 @@ StagesConfig = create_model(
 class StorageConfig(StrictConfig):
     # gzip level 1 with shuffle, one frame per chunk for image frames: chosen by measurement for
     # training reads (docs/shards.md, "Compression"): readable by any HDF5 library; against gzip 4
-    # in 64-frame chunks, stored heatmap clips read 7.5x faster, frames 2.4x and flow 2.8x, for 3%
-    # more bytes on keypoints and frames, 20% on heatmaps, 40% on flow
-    # lz4 (opt-in, hdf5plugin): image clips inflate 7-10x faster than gzip at 1.0-1.7x its bytes, but
-    # plain h5py and other HDF5 libraries need its filter plugin to read them
+    # in 64-frame chunks, stored heatmap clips read 11x faster, frames 2.8x and flow 3.1x, for 3-4%
+    # more bytes on keypoints and frames, 20% on heatmaps, 32% on flow
+    # lz4 (opt-in, hdf5plugin): image clips read 1.5-2.1x faster than gzip 1 at 1.0-1.8x its bytes,
+    # but plain h5py and other HDF5 libraries need its filter plugin to read them
     compression: Literal["gzip", "lzf", "lz4", "none"] = "gzip"
     compression_level: int = Field(default=1, ge=0, le=9)
     chunk_frames: int = Field(default=64, gt=0)

@@ -5,14 +5,14 @@ read them, and the chunk decoders of the training read path.
   lzf   h5py's LZF (filter 32000) + shuffle: h5py reads it, other libraries need its plugin.
   lz4   the HDF5 LZ4 filter (32004, from the `hdf5plugin` package) + shuffle: opt-in
         (`pip install 'signprep[lz4]'`); h5py reads it after `import hdf5plugin`, other HDF5
-        libraries with that plugin on HDF5_PLUGIN_PATH. Inflates 7-10x faster than gzip for
-        image modalities (docs/shards.md, "Compression").
+        libraries with that plugin on HDF5_PLUGIN_PATH. Inflates 2.8-4x faster than gzip (through
+        zlib-ng) for frames and heatmaps (docs/shards.md, "Compression").
   none  no filter.
 
 A file says which in its `storage_codec` and `storage_readers` attributes, and `signprep verify`
 prints it. The training read path (`signprep.data.datasets.read_frames`) fetches one-frame
 chunks raw and decodes them with `chunk_decoder`: deflate through zlib-ng (the same bytes as
-zlib, 1.5-3x faster on the corpus's frames, heatmaps and flow), LZ4 through the `lz4` package.
+zlib, 1.7-2.5x faster on the corpus's frames, heatmaps and flow), LZ4 through the `lz4` package.
 """
 
 from __future__ import annotations

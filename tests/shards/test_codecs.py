@@ -123,6 +123,10 @@ def test_a_foreign_codec_is_named_and_read_through_h5py(tmp_path: Path):
         ds = f.create_dataset("x", data=frames, chunks=(1, 6, 5), shuffle=True, **hdf5plugin.Zstd())
         assert codec_name(ds) == "filter 32015" and chunk_decoder(ds) is None
         np.testing.assert_array_equal(read_frames(ds, np.array([3, 1])), frames[[3, 1]])
+        # HDF5's own checksum filter: no direct decode either (the chunk ends in its checksum)
+        ds = f.create_dataset("y", data=frames, chunks=(1, 6, 5), fletcher32=True, **dataset_filters("gzip", 1))
+        assert codec_name(ds) == "gzip" and chunk_decoder(ds) is None
+        np.testing.assert_array_equal(read_frames(ds, np.array([3, 1])), frames[[3, 1]])
 
 
 def test_an_extraction_stored_with_lz4_reads_like_the_default(records, write_pipeline, read_samples, tmp_path: Path):
